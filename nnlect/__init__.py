@@ -1,0 +1,33 @@
+"""nnlect: a classic neural-networks lecture as fast, pure JAX functions.
+
+>>> import jax, nnlect as nl
+>>> model = nl.mlp([784, 512, 512, 10], activation="relu", dropout=0.5)
+>>> params = model.init(jax.random.key(0))
+
+Modules map to the lecture's topics: :mod:`~nnlect.activations`,
+:mod:`~nnlect.losses`, :mod:`~nnlect.dropout`, :mod:`~nnlect.initializers`,
+:mod:`~nnlect.models` (perceptron, MLP, LeNet-5, Elman RNN),
+:mod:`~nnlect.reference` (backprop by hand), :mod:`~nnlect.train`,
+:mod:`~nnlect.data`.
+"""
+
+from nnlect import activations, initializers, losses, reference, train
+from nnlect.dropout import dropout
+from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
+from nnlect.models import Model, Perceptron, count_params, mlp, perceptron
+
+try:  # added by the CNN and RNN modules as they land
+    from nnlect.models.cnn import lenet5  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from nnlect.models.rnn import elman_rnn  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "Perceptron", "accuracy", "activations", "count_params", "dropout", "half_squared_error",
+    "initializers", "losses", "mlp", "perceptron", "reference", "softmax_cross_entropy", "train",
+]

@@ -1,0 +1,1 @@
+"""Subcommands of the ``nnlect`` CLI, one module each (found by :mod:`nnlect.cli`)."""

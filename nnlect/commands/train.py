@@ -1,0 +1,48 @@
+"""``nnlect train RECIPE``: train one of the lecture's models and write a JSON result."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+
+import nnlect.recipes
+from nnlect import io
+
+NAME = "train"
+HELP = "train a model (mlp, lenet5, charlm) and write a JSON result"
+
+
+def recipes() -> dict:
+    """The recipe modules of :mod:`nnlect.recipes` by name."""
+    found = {}
+    for info in pkgutil.iter_modules(nnlect.recipes.__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"nnlect.recipes.{info.name}")
+            found[module.NAME] = module
+    return dict(sorted(found.items()))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="recipe", metavar="RECIPE", required=True)
+    for name, module in recipes().items():
+        p = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.add_argument("--epochs", type=int, default=getattr(module, "DEFAULT_EPOCHS", 10), help="passes over the training set")
+        p.add_argument("--seed", type=int, default=0, help="PRNG seed for init, shuffling and dropout")
+        p.add_argument("--out", type=Path, default=Path("runs") / name,
+                       help="folder for result.json (and checkpoints where the recipe writes them)")
+        module.add_arguments(p)
+        p.set_defaults(_recipe=module)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.epochs < 1:
+        raise ValueError(f"--epochs: expected a positive int, got {args.epochs}")
+    result = args._recipe.run(args)
+    path = Path(args.out) / "result.json"
+    io.atomic_write_text(path, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {path}")
+    return int(result.get("exit_code", 0))

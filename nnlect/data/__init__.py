@@ -1,0 +1,1 @@
+"""Data sets: toy problems of the lecture, MNIST, and text corpora."""

@@ -1,0 +1,77 @@
+r"""Losses and metrics. Every loss is the mean over the batch (leading axis) of
+a per-example loss, so the gradient scale does not depend on the batch size.
+
+- :func:`half_squared_error`: the lecture's :math:`E(W) = \frac12\sum_k (y_k - d_k)^2`.
+- :func:`softmax_cross_entropy`: :math:`-\sum_k d_k \log \mathrm{softmax}(z)_k` from logits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nnlect import _checks
+
+Array = Any
+
+
+def half_squared_error(y: Array, d: Array) -> Array:
+    r"""The lecture's error :math:`E(W) = \frac{1}{2}\sum_k (y_k - d_k)^2`, averaged over the batch.
+
+    Arguments:
+        y: ``(B, K)`` network outputs.
+        d: ``(B, K)`` desired outputs, same shape as ``y`` (no broadcasting).
+
+    Returns:
+        Scalar :math:`\frac{1}{B}\sum_b \frac12 \sum_k (y_{bk} - d_{bk})^2`.
+    """
+    _checks.floating_array("y", y)
+    _checks.floating_array("d", d)
+    _checks.same_shape("y", y, "d", d)
+    return 0.5 * jnp.mean(jnp.sum(jnp.square(y - d), axis=-1))
+
+
+def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
+    r"""Cross-entropy of ``softmax(logits)`` against integer labels, averaged over the batch.
+
+    Arguments:
+        logits: ``(..., K)`` unnormalized log-probabilities :math:`z`.
+        labels: ``(...)`` integer classes in ``[0, K)``, or ``(..., K)`` one-hot /
+            probability targets :math:`d`.
+
+    Returns:
+        Scalar :math:`-\mathrm{mean}\,\sum_k d_k \log \mathrm{softmax}(z)_k`.
+    """
+    _checks.floating_array("logits", logits)
+    log_p = jax.nn.log_softmax(logits, axis=-1)
+    if jnp.issubdtype(labels.dtype, jnp.integer):
+        if labels.shape != logits.shape[:-1]:
+            raise ValueError(
+                f"labels: expected integer shape {tuple(logits.shape[:-1])} to match logits "
+                f"{tuple(logits.shape)}, got {tuple(labels.shape)}"
+            )
+        return -jnp.mean(jnp.take_along_axis(log_p, labels[..., None], axis=-1))
+    _checks.same_shape("logits", logits, "labels", labels)
+    return -jnp.mean(jnp.sum(labels * log_p, axis=-1))
+
+
+def accuracy(logits: Array, labels: Array) -> Array:
+    """Fraction of rows whose argmax equals the integer label (or the one-hot's argmax).
+
+    Arguments:
+        logits: ``(..., K)`` scores.
+        labels: ``(...)`` integer classes or ``(..., K)`` one-hot.
+    """
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        labels = jnp.argmax(labels, axis=-1)
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"labels: expected shape {tuple(logits.shape[:-1])} to match logits {tuple(logits.shape)}, "
+            f"got {tuple(labels.shape)}"
+        )
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+
+
+LOSSES = {"half_squared_error": half_squared_error, "softmax_cross_entropy": softmax_cross_entropy}

@@ -1,0 +1,11 @@
+"""The lecture's backpropagation written by hand: no autodiff anywhere.
+
+- :mod:`nnlect.reference.numpy_backprop`: the delta rule for an MLP, in NumPy.
+- :mod:`nnlect.reference.jax_backprop`: the same formulas traced by ``jax.jit`` in ``jax.numpy``.
+
+Both must agree with ``jax.grad`` (tests), and the benchmark suite races them.
+"""
+
+from nnlect.reference import jax_backprop, numpy_backprop
+
+__all__ = ["jax_backprop", "numpy_backprop"]

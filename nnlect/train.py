@@ -1,0 +1,236 @@
+r"""Training: ``jax.jit`` over ``jax.value_and_grad`` with any Optax optimizer.
+
+- :func:`init_state` packs params and optimizer state into a :class:`TrainState` pytree.
+- :func:`make_train_step` builds the jitted step ``(state, x, y, key) -> (state, loss)``.
+- :func:`make_train_epoch` builds a whole shuffled epoch as ONE XLA call (``lax.scan``
+  over minibatches), which is what small models need to be fast: the Python loop and
+  its per-step dispatch disappear.
+- :func:`fit` runs epochs of either, with evaluation and a metrics history.
+
+Randomness comes from one key, split into named streams the way Flax NNX does:
+dropout for step ``t`` uses ``fold_in(fold_in(key, DROPOUT), t)`` and the shuffle
+of the epoch starting at step ``t`` uses ``fold_in(fold_in(key, SHUFFLE), t)``.
+Both depend only on ``key`` and the step counter held in the state, so a run
+resumed from a checkpoint sees exactly the numbers an uninterrupted run sees.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from nnlect import _checks
+from nnlect.losses import accuracy
+from nnlect.models.base import Model
+
+Array = Any
+Loss = Callable[[Array, Array], Array]
+
+DROPOUT, SHUFFLE = 0, 1
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training; a pytree, so it jits and checkpoints."""
+
+    params: Any
+    opt_state: Any
+    step: Array  # int32 scalar: number of optimizer updates made so far
+
+
+def init_state(params: Any, optimizer: optax.GradientTransformation) -> TrainState:
+    """A fresh :class:`TrainState` at step 0."""
+    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+
+def stream(key: Array, name: int, step: Array) -> Array:
+    """The key of stream ``name`` (``DROPOUT`` or ``SHUFFLE``) at step ``step``."""
+    return jax.random.fold_in(jax.random.fold_in(key, name), step)
+
+
+def _update(model: Model, loss: Loss, optimizer: optax.GradientTransformation):
+    """The un-jitted step shared by the single-step and whole-epoch versions."""
+
+    def objective(params, x, y, key):
+        return loss(model.apply(params, x, key=key, train=True), y)
+
+    def update(state: TrainState, x: Array, y: Array, key: Array) -> tuple[TrainState, Array]:
+        value, grads = jax.value_and_grad(objective)(state.params, x, y, stream(key, DROPOUT, state.step))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(params, opt_state, state.step + 1), value
+
+    return update
+
+
+def make_train_step(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
+                    donate: bool = True) -> Callable[..., tuple[TrainState, Array]]:
+    """A jitted ``step(state, x, y, key) -> (state, loss)``: forward, backward, Optax update.
+
+    Arguments:
+        model: any :class:`~nnlect.models.base.Model`.
+        loss: ``loss(model_output, y) -> scalar``, e.g. :func:`nnlect.losses.softmax_cross_entropy`.
+        optimizer: any ``optax.GradientTransformation``.
+        donate: let XLA reuse the old state's buffers for the new one (the caller must not
+            use the old state afterwards).
+
+    ``key`` is the run's base key; the step folds in its own counter, so pass the same
+    key every step.
+    """
+    return jax.jit(_update(model, loss, optimizer), donate_argnums=(0,) if donate else ())
+
+
+def make_train_epoch(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
+                     batch_size: int, donate: bool = True) -> Callable[..., tuple[TrainState, Array]]:
+    """A jitted ``epoch(state, x, y, key) -> (state, losses)`` running a whole epoch in one call.
+
+    The ``N`` examples of ``x`` ``(N, ...)`` and ``y`` ``(N, ...)`` (already on the device)
+    are shuffled, cut into ``N // batch_size`` minibatches (the remainder is dropped for
+    this epoch; a new shuffle drops others next time) and trained on with ``lax.scan``.
+
+    Returns:
+        The new state and the ``(N // batch_size,)`` per-step losses.
+    """
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    update = _update(model, loss, optimizer)
+
+    def epoch(state: TrainState, x: Array, y: Array, key: Array):
+        n = x.shape[0]
+        steps = n // batch_size
+        if steps == 0:
+            raise ValueError(f"batch_size: expected at most the number of examples ({n}), got {batch_size}")
+        order = jax.random.permutation(stream(key, SHUFFLE, state.step), n)[: steps * batch_size]
+        order = order.reshape(steps, batch_size)
+
+        def body(s, idx):
+            return update(s, x[idx], y[idx], key)
+
+        return jax.lax.scan(body, state, order)
+
+    return jax.jit(epoch, donate_argnums=(0,) if donate else ())
+
+
+def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
+                    repeat: int | None = None, donate: bool = True) -> Callable[..., tuple[TrainState, Array]]:
+    """K training steps in one XLA call: ``run(state, xs, ys, key) -> (state, losses (K,))``.
+
+    With ``repeat=None``, ``xs`` ``(K, B, ...)`` and ``ys`` ``(K, B, ...)`` are K minibatches
+    stacked on a leading axis, and the scan walks over them. With ``repeat=K``, ``xs`` and
+    ``ys`` are one batch ``(B, ...)`` trained on K times (full-batch gradient descent on a
+    small problem, e.g. XOR or a 1-D regression).
+    """
+    update = _update(model, loss, optimizer)
+    if repeat is not None:
+        repeat = _checks.positive_int("repeat", repeat)
+
+    def run(state: TrainState, xs: Array, ys: Array, key: Array):
+        if repeat is None:
+            return jax.lax.scan(lambda s, xy: update(s, xy[0], xy[1], key), state, (xs, ys))
+        return jax.lax.scan(lambda s, _: update(s, xs, ys, key), state, None, length=repeat)
+
+    return jax.jit(run, donate_argnums=(0,) if donate else ())
+
+
+def make_evaluate(model: Model, loss: Loss, metric: Callable[[Array, Array], Array] | None = accuracy,
+                  *, batch_size: int = 1024) -> Callable[[Any, Array, Array], dict]:
+    """``evaluate(params, x, y) -> {"loss": float, "metric": float}`` over a whole set, in batches.
+
+    Each batch runs one jitted forward pass in eval mode (no dropout); batch means are
+    weighted by batch length, so the result is the exact mean over the set.
+    """
+
+    @jax.jit
+    def batch_stats(params, xb, yb):
+        out = model.apply(params, xb)
+        return loss(out, yb), (metric(out, yb) if metric is not None else jnp.zeros(()))
+
+    def evaluate(params, x, y) -> dict:
+        n = x.shape[0]
+        total_loss = total_metric = 0.0
+        for start in range(0, n, batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            l, m = batch_stats(params, xb, yb)
+            total_loss += float(l) * xb.shape[0]
+            total_metric += float(m) * xb.shape[0]
+        result = {"loss": total_loss / n}
+        if metric is not None:
+            result["metric"] = total_metric / n
+        return result
+
+    return evaluate
+
+
+def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransformation,
+        x: Array, y: Array, *, key: Array, epochs: int, batch_size: int,
+        eval_data: tuple[Array, Array] | None = None, metric: Callable | None = accuracy,
+        fused: bool = True, state: TrainState | None = None, start_epoch: int = 0,
+        callback: Callable[[dict, TrainState], None] | None = None) -> tuple[TrainState, list[dict]]:
+    """Train ``model`` for ``epochs`` epochs of shuffled minibatches.
+
+    Arguments:
+        params: initial params (ignored when ``state`` is given, e.g. to resume).
+        x, y: the training set ``(N, ...)``; moved to the device once.
+        key: the run's base PRNG key (dropout and shuffling streams derive from it).
+        eval_data: optional ``(x, y)`` evaluated after every epoch.
+        metric: ``metric(outputs, y)`` reported for ``eval_data`` (default accuracy), or None.
+        fused: run each epoch as one XLA call (:func:`make_train_epoch`); False runs a jitted
+            step per minibatch from Python (:func:`make_train_step`), same numbers.
+        state, start_epoch: continue a run (``state`` from a checkpoint, epochs counted from
+            ``start_epoch``).
+        callback: called after every epoch with the history row and the state
+            (progress bars, checkpoints).
+
+    Returns:
+        ``(state, history)``; ``history`` has one dict per epoch with ``epoch``,
+        ``train_loss`` (mean over the epoch's steps), ``seconds`` and, with ``eval_data``,
+        ``eval_loss`` and ``eval_metric``.
+    """
+    epochs = _checks.positive_int("epochs", epochs)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y: expected the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+    if batch_size > x.shape[0]:
+        raise ValueError(f"batch_size: expected at most the number of examples ({x.shape[0]}), got {batch_size}")
+    if state is None:
+        state = init_state(params, optimizer)
+    x, y = jax.device_put(x), jax.device_put(y)
+    evaluate = make_evaluate(model, loss, metric) if eval_data is not None else None
+    if fused:
+        run_epoch = make_train_epoch(model, loss, optimizer, batch_size=batch_size)
+    else:
+        step = make_train_step(model, loss, optimizer)
+
+        def run_epoch(state, x, y, key):
+            steps = x.shape[0] // batch_size
+            order = jax.random.permutation(stream(key, SHUFFLE, state.step), x.shape[0])
+            losses = []
+            for i in range(steps):
+                idx = order[i * batch_size:(i + 1) * batch_size]
+                state, value = step(state, x[idx], y[idx], key)
+                losses.append(value)
+            return state, jnp.stack(losses)
+
+    history = []
+    for epoch in range(start_epoch, start_epoch + epochs):
+        start = time.perf_counter()
+        state, losses = run_epoch(state, x, y, key)
+        losses = np.asarray(losses)
+        row = {"epoch": epoch + 1, "train_loss": float(losses.mean()), "seconds": time.perf_counter() - start}
+        if not np.isfinite(row["train_loss"]):
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch + 1}: train loss is {row['train_loss']}; lower the "
+                "learning rate or check the inputs for NaN/inf"
+            )
+        if evaluate is not None:
+            ev = evaluate(state.params, *eval_data)
+            row["eval_loss"] = ev["loss"]
+            if "metric" in ev:
+                row["eval_metric"] = ev["metric"]
+        history.append(row)
+        if callback is not None:
+            callback(row, state)
+    return state, history
