@@ -1,0 +1,87 @@
+"""Checkpoints of any pytree (params, a :class:`~nnlect.train.TrainState`), saved
+atomically and checked on restore.
+
+File layout: the magic line ``b"NNLECT-CKPT 1\\n"``, the SHA-256 of the payload
+(32 bytes), then the payload: ``flax.serialization`` msgpack of
+``{"meta": {...}, "tree": state_dict}``. We use flax.serialization rather than a
+format of our own because it already round-trips NamedTuples (Optax states) and
+arrays of every dtype; the checksum and the shape check are ours.
+
+- A truncated or corrupted file fails the checksum: :class:`CheckpointError`
+  naming the file.
+- A checkpoint of another model (other layers, shapes or dtypes) fails against
+  the ``target`` pytree: :class:`CheckpointError` naming the first leaf that differs.
+- Writes go to a temp file that is renamed into place, so a crash mid-write
+  leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import serialization
+
+from nnlect.io import atomic_write_bytes
+
+MAGIC = b"NNLECT-CKPT 1\n"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is corrupt, truncated, or of another model."""
+
+
+def save(path: str | os.PathLike, tree: Any, *, meta: dict | None = None) -> Path:
+    """Write ``tree`` (and JSON-able ``meta``) to ``path`` atomically; returns the path."""
+    host_tree = jax.tree.map(np.asarray, tree)
+    payload = serialization.msgpack_serialize(
+        {"meta": json.dumps(meta or {}, sort_keys=True), "tree": serialization.to_state_dict(host_tree)}
+    )
+    return atomic_write_bytes(path, MAGIC + hashlib.sha256(payload).digest() + payload)
+
+
+def _read(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint: no file at {path}")
+    blob = path.read_bytes()
+    if not blob.startswith(MAGIC):
+        raise CheckpointError(f"checkpoint {path}: not an nnlect checkpoint (bad header)")
+    digest, payload = blob[len(MAGIC):len(MAGIC) + 32], blob[len(MAGIC) + 32:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise CheckpointError(f"checkpoint {path}: checksum mismatch, the file is truncated or corrupt")
+    return serialization.msgpack_restore(payload)
+
+
+def load_meta(path: str | os.PathLike) -> dict:
+    """The ``meta`` dict saved with the checkpoint."""
+    return json.loads(_read(path)["meta"])
+
+
+def restore(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
+    """Read ``path`` into the structure of ``target``; returns ``(tree, meta)``.
+
+    Arguments:
+        target: a pytree of the expected structure, shapes and dtypes (for example a
+            freshly initialized state); its values are not used.
+    """
+    raw = _read(path)
+    try:
+        tree = serialization.from_state_dict(target, raw["tree"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {path}: does not match the model's structure: {e}") from None
+    want = jax.tree_util.tree_flatten_with_path(target)[0]
+    got = jax.tree_util.tree_leaves(tree)
+    for (where, expected), leaf in zip(want, got):
+        name = jax.tree_util.keystr(where)
+        if np.shape(leaf) != np.shape(expected) or np.asarray(leaf).dtype != np.asarray(expected).dtype:
+            raise CheckpointError(
+                f"checkpoint {path}: leaf {name} has shape {np.shape(leaf)} {np.asarray(leaf).dtype}, "
+                f"the model expects {np.shape(expected)} {np.asarray(expected).dtype}"
+            )
+    return jax.tree.map(jax.numpy.asarray, tree), json.loads(raw["meta"])
