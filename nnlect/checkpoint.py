@@ -85,3 +85,39 @@ def restore(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
                 f"the model expects {np.shape(expected)} {np.asarray(expected).dtype}"
             )
     return jax.tree.map(jax.numpy.asarray, tree), json.loads(raw["meta"])
+
+
+def epoch_saver(path: str | os.PathLike, *, meta: dict | None = None, every: int = 1):
+    """A :func:`nnlect.train.fit` callback that checkpoints the state after every ``every`` epochs.
+
+    The file holds the :class:`~nnlect.train.TrainState`, and its meta records the epoch
+    reached and the history so far (plus ``meta``), which :func:`resume` reads back.
+    """
+    history: list[dict] = []
+
+    def callback(row: dict, state: Any) -> None:
+        history.append(row)
+        if row["epoch"] % every == 0:
+            save(path, state, meta={**(meta or {}), "epoch": row["epoch"], "history": history})
+
+    callback.history = history  # resumed runs prepend the earlier rows here
+    return callback
+
+
+def resume(path: str | os.PathLike, target_state: Any, *, meta: dict | None = None) -> tuple[Any, int, list[dict]]:
+    """Read a checkpoint written by :func:`epoch_saver`.
+
+    Arguments:
+        target_state: a freshly initialized state of the same model and optimizer.
+        meta: settings the run was started with (model config, batch size, seed...);
+            any key that differs from the checkpoint's raises :class:`CheckpointError`,
+            since resuming with other settings would not continue the same run.
+
+    Returns:
+        ``(state, epochs_done, history)``.
+    """
+    state, saved = restore(path, target_state)
+    for k, v in (meta or {}).items():
+        if k in saved and saved[k] != v:
+            raise CheckpointError(f"checkpoint {path}: was written with {k}={saved[k]!r}, this run has {k}={v!r}")
+    return state, int(saved.get("epoch", 0)), list(saved.get("history", []))

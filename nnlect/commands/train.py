@@ -34,11 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--seed", type=int, default=0, help="PRNG seed for init, shuffling and dropout")
         p.add_argument("--out", type=Path, default=Path("runs") / name,
                        help="folder for result.json (and checkpoints where the recipe writes them)")
+        p.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint.msgpack (saved after every epoch) instead of starting over")
+        p.add_argument("--data-parallel", action="store_true",
+                       help="shard each batch over all local devices (params replicated); the batch size must divide by the device count")
         module.add_arguments(p)
         p.set_defaults(_recipe=module)
 
 
+CHECKPOINT = "checkpoint.msgpack"
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run the recipe; it reads ``args.epochs``, ``args.seed``, ``args.out``, ``args.resume``,
+    ``args.data_parallel`` and its own flags, checkpoints to ``args.out / CHECKPOINT``, and
+    returns the JSON-able result (an ``exit_code`` key, if present, becomes the exit code)."""
     if args.epochs < 1:
         raise ValueError(f"--epochs: expected a positive int, got {args.epochs}")
     result = args._recipe.run(args)
