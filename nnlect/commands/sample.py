@@ -1,0 +1,31 @@
+"""``nnlect sample``: draw text from a character language model checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "sample"
+HELP = "sample text from a trained charlm checkpoint (nnlect train charlm)"
+DESCRIPTION = (
+    "Reads OUT/checkpoint.msgpack written by `nnlect train charlm` (params, vocabulary and settings), "
+    "reads the prompt with the RNN, then draws --length characters one at a time from "
+    "softmax(y_t / temperature), feeding each back in (a jitted lax.scan)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.msgpack of `nnlect train charlm`")
+    parser.add_argument("--prompt", default="\n", help="text to start from (its characters must be in the vocabulary)")
+    parser.add_argument("--length", type=int, default=300, help="characters to draw after the prompt")
+    parser.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is more conservative")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the draws")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nnlect import lm
+
+    model, params, vocab, _ = lm.load_checkpoint(args.checkpoint)
+    text = lm.sample_text(model, params, vocab, args.prompt, args.length, seed=args.seed, temperature=args.temperature)
+    print(args.prompt + text)
+    return 0
