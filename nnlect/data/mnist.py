@@ -1,0 +1,255 @@
+r"""MNIST (slide "Use Case: Digits Recognition": 60k training and 10k test digits) as
+NumPy arrays, from the first source that is there:
+
+1. ``"idx"``: the four original IDX files (``train-images-idx3-ubyte.gz`` ...; gzip or
+   uncompressed) in ``data_dir`` or ``$NNLECT_DATA_DIR``. Each ``.gz`` file's md5 is
+   checked against the published value; uncompressed files cannot be, so their
+   structure is checked instead (magic number, counts, exact length, labels in 0..9).
+   A truncated, corrupt or mislabeled file raises :class:`MnistFileError` naming the
+   file and what is wrong; no partial data is ever returned.
+2. ``"tfds"``: ``tfds.data_source("mnist")`` from tensorflow-datasets, when prepared
+   (or, with ``download=True``, online, e.g. on Colab; offline it fails fast instead
+   of retrying for minutes).
+3. ``"digits"``: scikit-learn's bundled 8x8 digits (1,797 images, no download); the
+   first 1,500 are the training set and the last 297 the fixed test set.
+
+``source="auto"`` takes the IDX files if they are found, else the digits.
+
+Normalization (``normalize=True``): pixels :math:`p \in \{0..255\}` become
+:math:`x = (p/255 - \mu) / \sigma` with :math:`\mu, \sigma` the mean and standard
+deviation of the training split's pixels (about 0.1307 and 0.3081 for MNIST), the
+same for every split, so the training inputs have mean 0 and variance 1, as LeNet-5's
+paper recommends. The validation split is carved from the training set with a
+permutation drawn from ``seed``, so the same seed gives the same split.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+ENV_VAR = "NNLECT_DATA_DIR"
+SOURCES = ("auto", "idx", "tfds", "digits")
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x00000803 and 0x00000801: uint8 data, 3 or 1 dims
+
+#: name -> (md5 of the published .gz file, magic, number of items)
+FILES = {
+    "train-images-idx3-ubyte": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", IMAGES_MAGIC, 60000),
+    "train-labels-idx1-ubyte": ("d53e105ee54ea40749a09fcbcd1e9432", LABELS_MAGIC, 60000),
+    "t10k-images-idx3-ubyte": ("9fb629c4189551a2d022fa330f9573f3", IMAGES_MAGIC, 10000),
+    "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c", LABELS_MAGIC, 10000),
+}
+DIGITS_TRAIN = 1500  # sklearn digits: first 1500 train, last 297 test
+
+
+class MnistFileError(ValueError):
+    """An IDX file that is truncated, corrupt, or not the file its name says."""
+
+
+class Splits(NamedTuple):
+    """``train``, ``validation`` (or None) and ``test`` are ``(x, y)`` pairs: ``x`` is
+    ``(N, H, W, 1)`` (float32 when normalized, else uint8), ``y`` is ``(N,)`` int32 in 0..9.
+    ``pixel_mean``/``pixel_std`` are the normalization constants (None when not normalized)."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray] | None
+    test: tuple[np.ndarray, np.ndarray]
+    source: str
+    image_shape: tuple[int, int, int]
+    pixel_mean: float | None = None
+    pixel_std: float | None = None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (gzip or not) into a uint8 array of the shape its header gives.
+
+    Raises :class:`MnistFileError` naming the file when the header is not a uint8 IDX
+    header, the gzip stream is broken, or the length is not exactly header + data.
+    """
+    path = Path(path)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise MnistFileError(f"{path}: cannot be decompressed ({e}); the file is truncated or corrupt") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
+        raise MnistFileError(f"{path}: not a uint8 IDX file (header bytes {raw[:4].hex() or 'missing'}, "
+                             "expected 000008 then the number of dimensions)")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise MnistFileError(f"{path}: truncated IDX header ({len(raw)} bytes)")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    expected = 4 + 4 * ndim + int(np.prod(shape))
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "has trailing bytes"
+        raise MnistFileError(f"{path}: {what}: {len(raw)} bytes, the header {shape} needs exactly {expected}")
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _idx_path(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / f"{name}.gz", folder / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_idx_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The folder holding all four IDX files: ``data_dir``, else ``$NNLECT_DATA_DIR``; None if neither has them."""
+    for folder in (data_dir, os.environ.get(ENV_VAR)):
+        if folder and all(_idx_path(Path(folder), name) for name in FILES):
+            return Path(folder)
+    return None
+
+
+def _read_checked(folder: Path, name: str) -> np.ndarray:
+    md5, magic, count = FILES[name]
+    path = _idx_path(folder, name)
+    if path is None:
+        raise FileNotFoundError(f"MNIST: {folder} has neither {name}.gz nor {name}")
+    if path.name.endswith(".gz") and (got := _md5(path)) != md5:
+        raise MnistFileError(f"{path}: md5 {got} is not the published {md5}; the file is truncated, corrupt "
+                             "or another file under this name (decompress a re-packed copy to have its "
+                             "structure checked instead)")
+    data = read_idx(path)
+    want_shape = (count, 28, 28) if magic == IMAGES_MAGIC else (count,)
+    if data.shape != want_shape:
+        kind = "images" if magic == IMAGES_MAGIC else "labels"
+        raise MnistFileError(f"{path}: expected {kind} of shape {want_shape}, got {data.shape}; "
+                             "is it another MNIST file under this name?")
+    if magic == LABELS_MAGIC and data.max() > 9:
+        raise MnistFileError(f"{path}: labels must be in 0..9, found {int(data.max())}")
+    return data
+
+
+def _from_idx(folder: Path) -> tuple:
+    arrays = {name: _read_checked(folder, name) for name in FILES}
+    (tr_x, tr_y, te_x, te_y) = (arrays[n] for n in FILES)
+    return (tr_x[..., None], tr_y), (te_x[..., None], te_y)
+
+
+def _online(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _from_tfds(data_dir: Any, download: bool, timeout: float) -> tuple:
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError("source='tfds' needs tensorflow-datasets: pip install 'nnlect[tfds]'") from None
+    if download and not _online():
+        raise ConnectionError("source='tfds' with download=True: no network (storage.googleapis.com:443 "
+                              "unreachable); use source='idx' with the four IDX files, or source='digits'")
+    result: dict = {}
+
+    def fetch():
+        try:
+            result["ds"] = tfds.data_source("mnist", split=["train", "test"], data_dir=data_dir, download=download)
+        except BaseException as e:  # reported in the calling thread
+            result["error"] = e
+
+    # tfds retries a lost connection for minutes; a daemon thread lets us give up cleanly.
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"source='tfds': no MNIST after {timeout:.0f} s; use source='idx' or 'digits'")
+    if "error" in result:
+        raise FileNotFoundError(f"source='tfds': MNIST is not prepared in {data_dir or 'the tfds data dir'} "
+                                f"({type(result['error']).__name__}: {str(result['error']).splitlines()[0]}); "
+                                "pass download=True online (e.g. on Colab), or use source='idx'") from None
+
+    def arrays(ds):
+        items = [ds[i] for i in range(len(ds))]
+        x = np.stack([np.asarray(e["image"], np.uint8).reshape(28, 28, 1) for e in items])
+        return x, np.asarray([int(e["label"]) for e in items], np.int64)
+
+    return arrays(result["ds"][0]), arrays(result["ds"][1])
+
+
+def _from_digits() -> tuple:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError("source='digits' needs scikit-learn: pip install scikit-learn") from None
+    digits = load_digits()
+    x = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]  # 0..16 -> 0..255
+    y = digits.target
+    return (x[:DIGITS_TRAIN], y[:DIGITS_TRAIN]), (x[DIGITS_TRAIN:], y[DIGITS_TRAIN:])
+
+
+def load(source: str = "auto", *, data_dir: str | os.PathLike | None = None, validation_size: int = 0,
+         seed: int = 0, normalize: bool = True, download: bool = False, timeout: float = 300.0) -> Splits:
+    """Load MNIST (or the 8x8 digits) as NumPy arrays.
+
+    Arguments:
+        source: ``"idx"``, ``"tfds"``, ``"digits"`` or ``"auto"`` (IDX if found, else digits).
+        data_dir: folder of the IDX files (default ``$NNLECT_DATA_DIR``), or tfds's data dir.
+        validation_size: number of training examples moved to a validation split (0: none).
+        seed: seed of the permutation that picks the validation examples.
+        normalize: float32 standardized with the training split's pixel mean and std
+            (see the module docstring); False returns the raw uint8 pixels.
+        download, timeout: tfds only: allow tfds to download (needs network), and give up
+            after ``timeout`` seconds.
+
+    Returns:
+        :class:`Splits`; images ``(N, H, W, 1)``, labels ``(N,)`` int32.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source: expected one of {list(SOURCES)}, got {source!r}")
+    if isinstance(validation_size, bool) or not isinstance(validation_size, (int, np.integer)) or validation_size < 0:
+        raise ValueError(f"validation_size: expected a non-negative int, got {validation_size!r}")
+    if source in ("auto", "idx"):
+        folder = find_idx_dir(data_dir)
+        if folder is None and source == "idx":
+            where = data_dir or f"${ENV_VAR} ({os.environ.get(ENV_VAR) or 'unset'})"
+            raise FileNotFoundError(f"source='idx': the four MNIST IDX files ({', '.join(f'{n}.gz' for n in FILES)}) "
+                                    f"are not all in {where}")
+        source = "idx" if folder is not None else "digits"
+    if source == "idx":
+        train, test = _from_idx(folder)
+    elif source == "tfds":
+        train, test = _from_tfds(data_dir, download, timeout)
+    else:
+        train, test = _from_digits()
+    (x, y), (x_test, y_test) = train, test
+    y, y_test = y.astype(np.int32), y_test.astype(np.int32)
+    if validation_size >= len(x):
+        raise ValueError(f"validation_size: expected fewer than the {len(x)} training examples, got {validation_size}")
+    validation = None
+    if validation_size:
+        order = np.random.default_rng(seed).permutation(len(x))
+        keep, held = np.sort(order[validation_size:]), np.sort(order[:validation_size])
+        x, y, validation = x[keep], y[keep], (x[held], y[held])
+    mean = std = None
+    if normalize:
+        # Integer sums: exact, and no float copy of the 47M training pixels.
+        n = x.size
+        total = float(x.sum(dtype=np.uint64))
+        squares = float((x.astype(np.uint32) ** 2).sum(dtype=np.uint64))
+        mean = total / n / 255.0
+        std = float(np.sqrt(max(squares / n / 255.0**2 - mean**2, 0.0)))
+        if std == 0.0:
+            raise ValueError("normalize: every training pixel has the same value; the images carry no signal")
+        table = ((np.arange(256) / 255.0 - mean) / std).astype(np.float32)
+
+        def scale(images):
+            return table[images]
+
+        x, x_test = scale(x), scale(x_test)
+        if validation is not None:
+            validation = (scale(validation[0]), validation[1])
+    return Splits((x, y), validation, (x_test, y_test), source, tuple(x.shape[1:]), mean, std)
