@@ -1,55 +1,79 @@
-"""``nnlect tour``: the lecture's story on generated data, in about a minute on a CPU."""
+"""``nnlect tour``: the lecture's claims rerun on embedded data, figures written to a folder."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+from nnlect import io
+from nnlect.commands._progress import progress
 
 NAME = "tour"
-HELP = "run the lecture's experiments on embedded data and print a short report"
+HELP = "rerun the lecture's claims on embedded data, write their figures, print a one-page summary"
 DESCRIPTION = (
-    "Runs the lecture's claims as experiments on generated data (no download): the perceptron "
-    "converges on separable data but not on XOR, an MLP learns XOR, one hidden layer fits sin "
-    "better as it widens, and the handwritten backprop equals jax.grad."
+    "Reruns the lecture's claims as experiments on generated or bundled data (no download): the "
+    "perceptron converges on separable data but not on XOR; an MLP learns XOR; the handwritten "
+    "backprop equals jax.grad; sigmoid and tanh saturate while ReLU does not; one hidden layer fits "
+    "a continuous function better as it widens; gradients vanish in a deep sigmoid net; dropout "
+    "curbs overfitting; LeNet-5 reads digits; a char-RNN learns to write. Each claim writes one PNG "
+    "figure to --out and one line of verdict; SUMMARY.md there repeats the report. Exit code 0 when "
+    "every claim that ran holds, 1 when one does not, 2 for bad flags."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nnlect.experiments import NAMES
+
+    parser.add_argument("--out", type=Path, default=Path("nnlect-tour"),
+                        help="folder for the figures (NAME.png) and SUMMARY.md; created if missing")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed for every experiment")
+    parser.add_argument("--small", action="store_true",
+                        help="fewer training steps everywhere (for CI and quick checks); the claims are still tested")
+    parser.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
+                        help=f"run only these experiments, of: {', '.join(NAMES)}")
+    parser.add_argument("--no-figures", action="store_true", help="print the summary only; write no files")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnlect.experiments import approximation, backprop_check, perceptron, xor_mlp
+    from nnlect.experiments import NAMES, _common, load
 
+    if not args.no_figures:
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out: expected a folder, got the file {args.out}")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("the figures need matplotlib: pip install 'nnlect[plots]', or pass --no-figures") from None
+    names = args.only or list(NAMES)
     start = time.perf_counter()
-    ok = True
-    print("nnlect tour: the lecture's claims, rerun\n")
-
-    p = perceptron.separable_vs_xor(seed=args.seed)
-    print("1. Perceptron (Rosenblatt's rule)")
-    print(f"   separable data: mistakes per epoch {p['mistakes_separable'][:8]}..., "
-          f"accuracy {p['accuracy_separable']:.0%}; updates {p['total_updates_separable']} "
-          f"<= Novikoff bound {p['novikoff_bound']:.0f}")
-    print(f"   XOR:            mistakes per epoch {p['mistakes_xor'][:8]}..., accuracy {p['accuracy_xor']:.0%} "
-          "(never 100%: not linearly separable)")
-    ok &= p["accuracy_separable"] == 1.0 and p["accuracy_xor"] < 1.0
-
-    x = xor_mlp.mlp_solves_xor(seed=args.seed)
-    print("2. MLP 2-4-1 (tanh, sigmoid output) on XOR")
-    print(f"   outputs {[round(v, 3) for v in x['outputs']]} for (0,0) (0,1) (1,0) (1,1): accuracy {x['accuracy']:.0%}")
-    ok &= x["accuracy"] == 1.0
-
-    a = approximation.error_vs_width((2, 8, 32), seed=args.seed)
-    print("3. Universal approximation: 1 -> width -> 1 ReLU net fitting sin on [-pi, pi]")
-    for w, mse in zip(a["widths"], a["mse"]):
-        print(f"   width {w:3d}: mean squared error {mse:.2e}")
-    ok &= a["mse"][0] > a["mse"][-1]
-
-    b = backprop_check.all_activations()
-    print("4. Handwritten backprop (delta rule, NumPy) vs jax.grad, float64, 5-7-6-3 net")
-    for name, diff in b.items():
-        print(f"   {name:10s} max |difference| {diff:.1e}")
-    ok &= max(b.values()) < 1e-10
-
-    print(f"\n{'all claims hold' if ok else 'SOME CLAIMS FAILED'} ({time.perf_counter() - start:.1f} s)")
-    return 0 if ok else 1
+    report, verdicts = [], []
+    for name in progress(names, desc="nnlect tour", enabled=not args.quiet):
+        t0 = time.perf_counter()
+        try:
+            module = load(name)
+            claim = module.run(seed=args.seed, small=args.small)
+        except ModuleNotFoundError as e:  # an optional dependency (scikit-learn) or module is missing
+            report += [f"{len(verdicts) + 1}. {name}: SKIPPED, needs {e.name} ({e})", ""]
+            verdicts.append(None)
+            continue
+        figure = ""
+        if not args.no_figures:
+            path = _common.save_figure(claim.figure(), args.out / f"{claim.name}.png")
+            figure = f" [figure: {path}]"
+        verdicts.append(claim.holds)
+        report.append(f"{len(verdicts)}. {claim.title}: {'holds' if claim.holds else 'DOES NOT HOLD'} "
+                      f"({time.perf_counter() - t0:.1f} s){figure}")
+        report += [f"   {line}" for line in claim.summary] + [""]
+    ran = [v for v in verdicts if v is not None]
+    verdict = (f"{sum(ran)} of {len(ran)} claims hold"
+               + (f", {len(verdicts) - len(ran)} skipped" if len(ran) < len(verdicts) else "")
+               + f" ({time.perf_counter() - start:.1f} s{', --small' if args.small else ''}, seed {args.seed})")
+    text = "\n".join(["nnlect tour: the lecture's claims, rerun", ""] + report + [verdict])
+    print(text)
+    if not args.no_figures:
+        summary = io.atomic_write_text(args.out / "SUMMARY.md", "```\n" + text + "\n```\n")
+        print(f"wrote {len(ran)} figures and {summary}", file=sys.stderr)
+    return 0 if all(ran) else 1

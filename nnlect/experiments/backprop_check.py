@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nnlect as nl
+from nnlect.experiments._common import Claim, new_figure
 from nnlect.reference import numpy_backprop
 
 
@@ -36,3 +37,30 @@ def max_difference(activation: str, *, sizes=(5, 7, 6, 3), batch: int = 8, seed:
 def all_activations(**kwargs) -> dict[str, float]:
     """:func:`max_difference` for every activation the reference supports."""
     return {name: max_difference(name, **kwargs) for name in numpy_backprop.SUPPORTED}
+
+
+def run(*, seed: int = 0, small: bool = False) -> Claim:
+    """The tour's entry: both losses, every activation, as a :class:`~nnlect.experiments._common.Claim`."""
+    del small
+    r = {"half_squared_error": all_activations(seed=seed),
+         "softmax_cross_entropy": all_activations(seed=seed, loss="softmax_cross_entropy")}
+    worst = max(max(d.values()) for d in r.values())
+    summary = [f"5-7-6-3 net, float64, {len(r['half_squared_error'])} activations x 2 losses: "
+               f"max |handwritten delta rule - jax.grad| = {worst:.1e}"]
+    return Claim("backprop_check", "The handwritten delta rule computes exactly what jax.grad derives",
+                 worst < 1e-10, summary, r, plot)
+
+
+def plot(r: dict):
+    """The largest difference per activation and loss, on a log scale."""
+    fig, (ax,) = new_figure(1, width=6.0)
+    names = list(r["half_squared_error"])
+    positions = np.arange(len(names))
+    for offset, (loss, diffs) in zip((-0.2, 0.2), r.items()):
+        ax.bar(positions + offset, [max(diffs[n], 1e-20) for n in names], width=0.4, label=loss)
+    ax.set_yscale("log")
+    ax.set_xticks(positions, names, rotation=30)
+    ax.axhline(np.finfo(np.float64).eps, color="grey", lw=0.8, label="float64 machine epsilon")
+    ax.set(ylabel="max |handwritten - jax.grad|", title="backprop by hand vs autodiff (float64)")
+    ax.legend(fontsize=8)
+    return fig
