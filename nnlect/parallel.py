@@ -26,6 +26,7 @@ partitioner decides where the all-reduce goes.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import jax
@@ -153,16 +154,21 @@ def needs_sync(mesh: Mesh | None) -> bool:
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None, **kwargs) -> None:
+               process_id: int | None = None, *, cpu: bool = False, **kwargs) -> None:
     """Join a multi-host run: ``jax.distributed.initialize`` before any other JAX call.
 
     On TPU pod slices and SLURM/Open MPI clusters every argument is auto-detected; on
     plain GPU hosts pass ``coordinator_address="host0:1234"``, ``num_processes`` and this
     host's ``process_id`` (or set ``NNLECT_COORDINATOR``, ``NNLECT_NUM_PROCESSES``,
     ``NNLECT_PROCESS_ID``). Afterwards ``jax.devices()`` lists the devices of every host and
-    :func:`data_parallel_mesh` spans them all. See docs/scaling.md for the full recipe.
+    :func:`data_parallel_mesh` spans them all. ``cpu=True`` (CPU-only hosts, and the tests,
+    which run two processes of 4 simulated CPU devices each) selects the gloo CPU
+    collectives, without which cross-process all-reduces on CPU are not implemented.
+    Other keyword arguments go to ``jax.distributed.initialize``.
+    See docs/scaling.md for the full recipe.
     """
-    import os
+    if cpu:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
 
     coordinator_address = coordinator_address or os.environ.get("NNLECT_COORDINATOR")
     if num_processes is None and "NNLECT_NUM_PROCESSES" in os.environ:
