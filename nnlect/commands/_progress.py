@@ -23,3 +23,41 @@ def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", en
             yield item
         return
     yield from tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+class EpochBar:
+    """A bar over training epochs that also prints one line per epoch (kept in logs).
+
+    ``bar.update(row)`` after each epoch with a :func:`nnlect.train.fit` history row;
+    ``bar.close()`` at the end.
+    """
+
+    def __init__(self, total: int, *, initial: int = 0, desc: str = "train", enabled: bool = True):
+        self.enabled = enabled
+        self._bar = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                pass
+            else:
+                self._bar = tqdm(total=total, initial=initial, desc=desc, unit="epoch", file=sys.stderr,
+                                 leave=False, dynamic_ncols=True)
+
+    def update(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        parts = [f"epoch {row['epoch']}", f"train loss {row['train_loss']:.4f}"]
+        if "eval_metric" in row:
+            parts.append(f"test error {1 - row['eval_metric']:.2%}")
+        parts.append(f"{row['seconds']:.1f} s")
+        line = ", ".join(parts)
+        if self._bar is None:
+            print(line, flush=True)
+        else:
+            self._bar.write(line)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,115 @@
+r"""``nnlect train mlp``: a fully connected network on handwritten digits.
+
+The lecture's MLP (slides "Hidden Layers and Backpropagation", "Deep Neural Network")
+on flattened images, softmax cross-entropy, Adam, optional dropout. Data: the 8x8
+scikit-learn digits (bundled, no download) or MNIST (the IDX files in ``--data-dir``
+/ ``$NNLECT_DATA_DIR``, or tensorflow-datasets), through :func:`nnlect.data.mnist.load`.
+
+A checkpoint (:mod:`nnlect.checkpoint`) is written atomically after every epoch;
+``--resume`` continues from it and ends with the same params, bit for bit, as a run
+that was never interrupted: the shuffling and dropout keys depend only on the seed and
+the step counter saved in the state. ``--epochs`` is the total, so rerunning the same
+command with ``--resume`` finishes the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+
+import nnlect as nl
+from nnlect import checkpoint
+from nnlect.commands._progress import EpochBar
+
+NAME = "mlp"
+HELP = "MLP on handwritten digits (sklearn 8x8 digits, or MNIST), with dropout and resumable checkpoints"
+DEFAULT_EPOCHS = 10
+CHECKPOINT = "checkpoint.msgpack"  # the name nnlect.commands.train documents for --resume
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", choices=("digits", "mnist", "tfds"), default="digits",
+                      help="digits: scikit-learn's 1797 8x8 digits (bundled); mnist: the four IDX files in "
+                      "--data-dir or $NNLECT_DATA_DIR; tfds: MNIST through tensorflow-datasets")
+    data.add_argument("--data-dir", type=Path, default=None, help="folder of the MNIST IDX files (or tfds data_dir)")
+    model = parser.add_argument_group("model and training")
+    model.add_argument("--hidden", type=int, nargs="+", default=[256, 256], metavar="UNITS",
+                       help="width of each hidden layer, e.g. --hidden 512 512")
+    model.add_argument("--activation", default="relu",
+                       help="hidden activation: sigmoid, tanh, relu, leaky_relu, elu, softplus, maxout, noisy_relu")
+    model.add_argument("--dropout", type=float, default=0.0, help="drop probability after each hidden layer, in [0, 1)")
+    model.add_argument("--batch-size", type=int, default=64, help="minibatch size")
+    model.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (constant)")
+    model.add_argument("--target-error", type=float, default=None,
+                       help="exit with code 1 when the final test error (a fraction, e.g. 0.03) is above this")
+    model.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+
+def run(args: argparse.Namespace) -> dict:
+    from nnlect.data import mnist
+
+    t0 = time.perf_counter()
+    source = {"digits": "digits", "mnist": "idx", "tfds": "tfds"}[args.data]
+    splits = mnist.load(source, data_dir=args.data_dir)
+    (x, y), (x_test, y_test) = splits.train, splits.test
+    x, x_test = x.reshape(len(x), -1), x_test.reshape(len(x_test), -1)
+    if args.batch_size > len(x):
+        raise ValueError(f"--batch-size: expected at most the {len(x)} training examples, got {args.batch_size}")
+    sizes = [x.shape[1], *args.hidden, 10]
+    model = nl.mlp(sizes, args.activation, dropout=args.dropout)
+    optimizer = optax.adam(args.lr)
+    init_key, run_key = jax.random.split(jax.random.key(args.seed))
+    params = model.init(init_key)
+    settings = {"recipe": NAME, "data": splits.source, "sizes": sizes, "activation": args.activation,
+                "dropout": args.dropout, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed}
+
+    path = Path(args.out) / CHECKPOINT
+    state, done, earlier = None, 0, []
+    if args.resume:
+        if not path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}; run once without --resume, or pass the --out of that run")
+        state, done, earlier = checkpoint.resume(path, nl.train.init_state(params, optimizer), meta=settings)
+        print(f"resumed from {path} after epoch {done} (step {int(state.step)})")
+    saver = checkpoint.epoch_saver(path, meta=settings)
+    saver.history[:0] = earlier
+    history = list(earlier)
+    if done < args.epochs:
+        bar = EpochBar(args.epochs, initial=done, desc=f"mlp {'-'.join(map(str, sizes))}", enabled=not args.quiet)
+
+        def callback(row, state):
+            saver(row, state)
+            bar.update(row)
+
+        try:
+            state, new_rows = nl.train.fit(model, params, nl.softmax_cross_entropy, optimizer, x, y, key=run_key,
+                                           epochs=args.epochs - done, batch_size=args.batch_size,
+                                           eval_data=(x_test, y_test), state=state, start_epoch=done,
+                                           callback=callback, data_parallel=args.data_parallel)
+        finally:
+            bar.close()
+        history += new_rows
+    params = jax.device_get(state.params)
+    logits = np.asarray(model.apply(params, x_test))
+    test_error = float(np.mean(logits.argmax(axis=1) != y_test))
+    train_error = float(np.mean(np.asarray(model.apply(params, x)).argmax(axis=1) != y))
+    missed = args.target_error is not None and test_error > args.target_error
+    print(f"mlp {sizes}: test error {test_error:.2%} ({int(round(test_error * len(y_test)))} of {len(y_test)}), "
+          f"train error {train_error:.2%}" + (f"; target {args.target_error:.2%} MISSED" if missed else ""))
+    return {
+        "recipe": NAME, "data": splits.source, "image_shape": list(splits.image_shape),
+        "train_examples": len(x), "test_examples": len(x_test),
+        "model": {"sizes": sizes, "activation": args.activation, "dropout": args.dropout,
+                  "params": nl.count_params(params)},
+        "training": {"epochs": args.epochs, "resumed_from_epoch": done if args.resume else None,
+                     "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
+                     "steps": int(state.step)},
+        "test_error": test_error, "test_errors": int(round(test_error * len(y_test))), "train_error": train_error,
+        "target_error": args.target_error, "exit_code": 1 if missed else 0,
+        "history": history, "checkpoint": str(path), "wall_seconds": time.perf_counter() - t0,
+    }
