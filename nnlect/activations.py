@@ -76,8 +76,16 @@ def tanh_derivative(z: Array) -> Array:
 
 
 def relu(z: Array) -> Array:
-    r""":math:`\mathrm{ReLU}(z) = \max(0, z)`."""
-    return _xp(z).maximum(z, 0.0).astype(z.dtype)
+    r""":math:`\mathrm{ReLU}(z) = \max(0, z)`.
+
+    In JAX this is ``jax.nn.relu``, whose custom JVP takes the derivative at the kink
+    to be 0 as the lecture does (a bare ``maximum`` would split it 0.5 / 0.5), and
+    which, unlike ``where(z > 0, z, 0)`` or ``z * (z > 0)`` under XLA's simplifier,
+    passes a NaN on instead of silently turning it into 0.
+    """
+    if _xp(z) is np:
+        return np.maximum(z, 0.0).astype(z.dtype)
+    return jax.nn.relu(z)
 
 
 def relu_derivative(z: Array) -> Array:
@@ -162,7 +170,7 @@ def maxout_derivative(z: Array, pieces: int) -> Array:
     xp = _xp(z)
     grouped = z.reshape(*z.shape[:-1], z.shape[-1] // pieces, pieces)
     winner = grouped.argmax(axis=-1)[..., None]
-    onehot = (xp.arange(pieces) == winner).astype(z.dtype)
+    onehot = (xp.arange(pieces).reshape((1,) * (winner.ndim - 1) + (pieces,)) == winner).astype(z.dtype)
     return onehot.reshape(z.shape)
 
 

@@ -40,6 +40,16 @@ def dense_init(key: Array, n_in: int, n_out: int, init: str, dtype: Any = jnp.fl
     return {"w": initializers.get(init)(key, (n_in, n_out), dtype), "b": jnp.zeros((n_out,), dtype)}
 
 
+def dense(layer: Params, h: Array) -> Array:
+    r"""The affine map :math:`net = h W + b` of a ``{"w": (n_in, n_out), "b": (n_out,)}`` layer.
+
+    ``h`` is ``(..., n_in)``; the bias is reshaped explicitly to ``(1, ..., n_out)`` so the
+    code runs under ``jax_numpy_rank_promotion="raise"``. Works on NumPy arrays too.
+    """
+    b = layer["b"]
+    return h @ layer["w"] + b.reshape((1,) * (h.ndim - 1) + b.shape)
+
+
 def check_params(params: Params, expected: dict[str, dict[str, tuple[int, ...]]]) -> None:
     """Raise unless ``params`` has exactly the layers and leaf shapes ``expected``."""
     if not isinstance(params, dict):

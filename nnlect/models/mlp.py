@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from nnlect import _checks, activations, initializers
 from nnlect.dropout import dropout as _dropout
-from nnlect.models.base import Model, dense_init, check_params, require_key
+from nnlect.models.base import Model, check_params, dense, dense_init, require_key
 
 Array = Any
 
@@ -109,7 +109,7 @@ def mlp(
         h = x
         for l, act in enumerate(acts):
             layer = params[f"dense_{l}"]
-            net = h @ layer["w"] + layer["b"]
+            net = dense(layer, h)
             layer_key = jax.random.fold_in(key, l) if (train and needs_key) else None
             if act == "maxout":
                 h = activations.maxout(net, pieces)
@@ -120,7 +120,7 @@ def mlp(
             if rates[l] > 0:
                 h = _dropout(h, rates[l], key=None if layer_key is None else jax.random.fold_in(layer_key, 0), train=train)
         out = params[f"dense_{n_hidden_layers}"]
-        net = h @ out["w"] + out["b"]
+        net = dense(out, h)
         if output_activation == "softmax":
             return jax.nn.softmax(net, axis=-1)
         if output_activation == "identity":

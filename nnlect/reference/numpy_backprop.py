@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nnlect import activations
+from nnlect.models.base import dense
 
 Array = Any
 
@@ -52,7 +53,8 @@ def _targets(d: Array, y: Array) -> Array:
     """Integer class labels become one-hot rows of y's shape and dtype."""
     xp = activations._xp(y)
     if d.ndim == y.ndim - 1:
-        return (d[..., None] == xp.arange(y.shape[-1])).astype(y.dtype)
+        classes = xp.arange(y.shape[-1]).reshape((1,) * d.ndim + (y.shape[-1],))
+        return (d[..., None] == classes).astype(y.dtype)
     if d.shape != y.shape:
         raise ValueError(f"d: expected shape {tuple(y.shape)} (or integer labels {tuple(y.shape[:-1])}), got {tuple(d.shape)}")
     return d
@@ -71,7 +73,7 @@ def forward(params: dict, x: Array, *, activation="sigmoid", output_activation="
     for l in range(n_layers):
         layer = params[f"dense_{l}"]
         inputs.append(h)
-        net = h @ layer["w"] + layer["b"]
+        net = dense(layer, h)  # net = h W + b (the forward pass is not what we hand-derive)
         nets.append(net)
         h = acts[l].fn(net)
     return inputs, nets, h
