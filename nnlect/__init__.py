@@ -15,19 +15,13 @@ from nnlect import activations, initializers, losses, reference, train
 from nnlect.dropout import dropout
 from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
 from nnlect.models import Model, Perceptron, count_params, mlp, perceptron
-
-try:  # added by the CNN and RNN modules as they land
-    from nnlect.models.cnn import lenet5  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from nnlect.models.rnn import elman_rnn  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+from nnlect.models.cnn import lenet5
+from nnlect.models.rnn import elman_rnn
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Perceptron", "accuracy", "activations", "count_params", "dropout", "half_squared_error",
-    "initializers", "losses", "mlp", "perceptron", "reference", "softmax_cross_entropy", "train",
+    "Model", "Perceptron", "accuracy", "activations", "count_params", "dropout", "elman_rnn",
+    "half_squared_error", "initializers", "lenet5", "losses", "mlp", "perceptron", "reference",
+    "softmax_cross_entropy", "train",
 ]
