@@ -56,11 +56,27 @@ def data_parallel_mesh(devices: Sequence[Any] | None = None) -> Mesh:
 
 
 def setup(data_parallel: bool, devices: Sequence[Any] | None = None) -> Mesh | None:
-    """What a recipe calls with ``args.data_parallel``: a mesh over all devices, or None.
+    """What a recipe calls FIRST with ``args.data_parallel``: a mesh over all devices, or None.
 
     ``fit(..., mesh=setup(args.data_parallel))`` trains on one device when the flag is off.
+    Multi-host: when ``NNLECT_COORDINATOR`` (plain GPU hosts) or ``NNLECT_DISTRIBUTED=1``
+    (TPU pods, SLURM: auto-detected) is set, this joins the run with :func:`initialize`
+    first, so ``nnlect train RECIPE --data-parallel`` runs unchanged on every host; that
+    must happen before the recipe runs any JAX computation.
     """
-    return data_parallel_mesh(devices) if data_parallel else None
+    if not data_parallel:
+        return None
+    maybe_initialize()
+    return data_parallel_mesh(devices)
+
+
+def maybe_initialize() -> bool:
+    """:func:`initialize` when ``NNLECT_COORDINATOR`` or ``NNLECT_DISTRIBUTED=1`` asks for a
+    multi-host run and it has not happened yet; returns whether this process is in one."""
+    wants = os.environ.get("NNLECT_COORDINATOR") or os.environ.get("NNLECT_DISTRIBUTED") == "1"
+    if wants and not jax.distributed.is_initialized():
+        initialize()
+    return jax.distributed.is_initialized()
 
 
 def size(mesh: Mesh) -> int:
@@ -98,7 +114,8 @@ def _put(leaf: Any, sharding: NamedSharding) -> Array:
         return leaf  # already in place: no copy, and donation of the buffer still works
     if jax.process_count() == 1:
         return jax.device_put(leaf, sharding)
-    if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
         data = _put(jax.random.key_data(leaf), NamedSharding(sharding.mesh, P(*sharding.spec)))
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
     value = np.asarray(leaf)
@@ -161,13 +178,14 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     plain GPU hosts pass ``coordinator_address="host0:1234"``, ``num_processes`` and this
     host's ``process_id`` (or set ``NNLECT_COORDINATOR``, ``NNLECT_NUM_PROCESSES``,
     ``NNLECT_PROCESS_ID``). Afterwards ``jax.devices()`` lists the devices of every host and
-    :func:`data_parallel_mesh` spans them all. ``cpu=True`` (CPU-only hosts, and the tests,
+    :func:`data_parallel_mesh` spans them all. ``cpu=True`` or ``JAX_PLATFORMS=cpu`` (CPU-only
+    hosts, and the tests,
     which run two processes of 4 simulated CPU devices each) selects the gloo CPU
     collectives, without which cross-process all-reduces on CPU are not implemented.
     Other keyword arguments go to ``jax.distributed.initialize``.
     See docs/scaling.md for the full recipe.
     """
-    if cpu:
+    if cpu or os.environ.get("JAX_PLATFORMS") == "cpu":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
 
     coordinator_address = coordinator_address or os.environ.get("NNLECT_COORDINATOR")

@@ -93,6 +93,45 @@ def test_two_processes_train_like_one_device():
         assert abs(r["loss"] - single["loss"]) < TOL and abs(r["w_sum"] - single["w_sum"]) < 1e-3, (r, single)
 
 
+@pytest.mark.slow
+def test_the_cli_runs_multi_host_from_environment_variables(tmp_path):
+    """The docs/scaling.md recipe: NNLECT_COORDINATOR & co. + ``--data-parallel`` on each host."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = str(s.getsockname()[1])
+    code = ("import sys; from nnlect import parallel; parallel.maybe_initialize(); "
+            "from nnlect.cli import main; sys.exit(main(sys.argv[1:]))")
+    base = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    args = ["train", "mlp", "--epochs", "2", "--quiet"]
+    procs = [subprocess.Popen([sys.executable, "-c", code, *args, "--data-parallel", "--out", str(tmp_path / f"host{i}")],
+                              env=dict(base, NNLECT_COORDINATOR=f"localhost:{port}", NNLECT_NUM_PROCESSES="2",
+                                       NNLECT_PROCESS_ID=str(i)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-3000:]
+    single = subprocess.run([sys.executable, "-c", code, *args, "--out", str(tmp_path / "single")], env=base,
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    results = [json.loads((tmp_path / d / "result.json").read_text()) for d in ("host0", "host1", "single")]
+    losses = [[row["train_loss"] for row in r["history"]] for r in results]
+    assert losses[0] == losses[1] and max(abs(a - b) for a, b in zip(losses[0], losses[2])) < TOL, losses
+    assert results[0]["test_error"] == results[2]["test_error"]
+
+
+def test_scaling_rows_have_the_documented_schema():
+    from nnlect.bench import scaling
+
+    rows = scaling.scaling_rows([1, 2], per_device_batch=8, steps=2, repeats=1, min_repeat_s=0.0)
+    assert [r.get("error") for r in rows] == [None, None]
+    for r, d in zip(rows, (1, 2)):
+        assert r["devices"] == d and r["global_batch"] == 8 * d and r["simulated"] == (d > 1)
+        assert r["efficiency"] == pytest.approx(r["speedup"] / d) and r["loss"] == r["loss"]  # finite, not NaN
+        assert r["examples_per_s"] == pytest.approx(r["global_batch"] / r["step_s"]["median"])
+    assert rows[0]["speedup"] == 1.0
+    assert "| mlp | 2 | 16 |" in scaling.table(rows)
+
+
 def test_one_device_mesh_changes_nothing():
     import jax
     import numpy as np
@@ -123,7 +162,7 @@ def _max_diff(jax, np, a, b):
     return max(float(np.max(np.abs(np.asarray(u) - np.asarray(v)))) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def _compare(jax, np, run, model, params, *data):
+def _compare(jax, np, run, params, *data):
     """``run(mesh, params, *data) -> (state, loss)`` once on one device, once on 8."""
     from nnlect import parallel
 
@@ -150,7 +189,7 @@ def _worker_8dev():
     import optax
 
     import nnlect as nl
-    from nnlect import models, parallel, train
+    from nnlect import parallel, train
     from nnlect.losses import softmax_cross_entropy as xent
 
     jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -167,32 +206,32 @@ def _worker_8dev():
             return state, hist[-1]["train_loss"]
         return run
 
-    out["fit_fused"] = _compare(jax, np, fit(True), model, params, x, y)
-    out["fit_loop"] = _compare(jax, np, fit(False), model, params, x, y)
+    out["fit_fused"] = _compare(jax, np, fit(True), params, x, y)
+    out["fit_loop"] = _compare(jax, np, fit(False), params, x, y)
 
-    def scan(repeat):
+    def scan(repeat, model=model):
         def run(mesh, p, xs, ys):
             f = train.make_train_scan(model, xent, opt, repeat=repeat, mesh=mesh)
             state, losses = f(train.init_state(jax.tree.map(jnp.copy, p), opt), xs, ys, key)
             return state, losses[-1]
         return run
 
-    out["scan_stacked"] = _compare(jax, np, scan(None), model, params, x.reshape(STEPS // 2, 64, 20),
+    out["scan_stacked"] = _compare(jax, np, scan(None), params, x.reshape(STEPS // 2, 64, 20),
                                    y.reshape(STEPS // 2, 64))
-    out["scan_repeat"] = _compare(jax, np, scan(STEPS), model, params, x[:64], y[:64])
+    out["scan_repeat"] = _compare(jax, np, scan(STEPS), params, x[:64], y[:64])
 
     def evaluate(mesh, p, x, y):  # 600 = 512 split + 88 replicated, the short last batch
         state = train.init_state(p if mesh is None else parallel.replicate(mesh, p), opt)
         return state, train.make_evaluate(model, xent, batch_size=512, mesh=mesh)(p, x[:600], y[:600])["loss"]
 
-    out["eval"] = _compare(jax, np, evaluate, model, params, x, y)
+    out["eval"] = _compare(jax, np, evaluate, params, x, y)
 
     xl, yl = _toy(np, 3200)
     def long_epoch(mesh, p, x, y):
         state, hist = train.fit(model, p, xent, opt, x, y, key=key, epochs=1, batch_size=16, mesh=mesh)
         return state, hist[-1]["train_loss"]
 
-    out["long_epoch"] = _compare(jax, np, long_epoch, model, params, xl, yl)
+    out["long_epoch"] = _compare(jax, np, long_epoch, params, xl, yl)
 
     mesh = parallel.setup(True)
     jitted = jax.jit(train._update(model, xent, opt, mesh), out_shardings=parallel.replicated(mesh))
@@ -210,18 +249,15 @@ def _worker_8dev():
             out["errors"][which] = str(e)
 
     out["models"] = {}
-    if hasattr(models, "lenet5") or hasattr(nl, "lenet5"):
+    try:
         from nnlect.models.cnn import lenet5
+    except ImportError:
+        lenet5 = None
+    if lenet5 is not None:
         cnn = lenet5(input_shape=(8, 8, 1), dropout=0.1)
         xi = np.random.default_rng(2).normal(size=(64, 8, 8, 1)).astype(np.float32)
         yi = np.random.default_rng(3).integers(0, 10, 64).astype(np.int32)
-
-        def run_cnn(mesh, p, xs, ys):
-            f = train.make_train_scan(cnn, xent, opt, repeat=STEPS, mesh=mesh)
-            state, losses = f(train.init_state(jax.tree.map(jnp.copy, p), opt), xs, ys, key)
-            return state, losses[-1]
-
-        out["models"]["lenet5"] = _guarded(lambda: _compare(jax, np, run_cnn, cnn, cnn.init(jax.random.key(0)), xi, yi))
+        out["models"]["lenet5"] = _guarded(lambda: _compare(jax, np, scan(STEPS, cnn), cnn.init(jax.random.key(0)), xi, yi))
     try:
         from nnlect.models.rnn import elman_rnn
     except ImportError:
@@ -229,13 +265,7 @@ def _worker_8dev():
     if elman_rnn is not None:
         rnn = elman_rnn(12, 32, 12, dropout=0.1)
         tokens = np.random.default_rng(4).integers(0, 12, (32, 17)).astype(np.int32)
-
-        def run_rnn(mesh, p, xs, ys):
-            f = train.make_train_scan(rnn, xent, opt, repeat=STEPS, mesh=mesh)
-            state, losses = f(train.init_state(jax.tree.map(jnp.copy, p), opt), xs, ys, key)
-            return state, losses[-1]
-
-        out["models"]["elman_rnn"] = _guarded(lambda: _compare(jax, np, run_rnn, rnn, rnn.init(jax.random.key(0)),
+        out["models"]["elman_rnn"] = _guarded(lambda: _compare(jax, np, scan(STEPS, rnn), rnn.init(jax.random.key(0)),
                                                                tokens[:, :-1], tokens[:, 1:]))
     print(json.dumps(out))
 
