@@ -1,0 +1,231 @@
+"""Run the suite: check that every implementation computes the same training step, then
+time each one, and write one JSON file per run (see ``benchmarks/README.md``).
+
+Row statuses: ``ok`` (timed), ``skipped`` (not importable / not applicable, with a note),
+``disagrees`` (its loss after the check steps differs from nnlect's: not timed),
+``error`` (an exception, its message in the note).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+import jax
+
+from nnlect.bench import env as bench_env
+from nnlect.bench import measure, workloads
+from nnlect.bench.workloads import Workload
+
+SCHEMA = "nnlect-bench/1"
+IMPLS = ("nnlect", "nnlect_fused", "numpy_ref", "jnp_ref", "flax", "torch")
+SWEEP_IMPLS = ("nnlect", "numpy_ref", "flax", "torch")
+BF16_FAMILIES = ("mlp", "lenet5")
+SETTINGS = {  # repeats, seconds per repeat at least, check steps
+    "full": {"repeats": 5, "min_repeat_s": 0.5, "check_steps": 3},
+    "quick": {"repeats": 3, "min_repeat_s": 0.15, "check_steps": 3},
+    "tiny": {"repeats": 2, "min_repeat_s": 0.0, "check_steps": 2},
+}
+RTOL = 2e-3  # float32 losses after a few steps, different summation orders
+
+
+def _factory(impl: str) -> Callable:
+    base = impl.removesuffix("_bf16")
+    if base in ("nnlect", "nnlect_fused"):
+        from nnlect.bench import impls_jax as m
+    elif base in ("numpy_ref", "jnp_ref"):
+        from nnlect.bench import impls_numpy as m
+    elif base == "flax":
+        from nnlect.bench import impls_flax as m
+    elif base == "torch":
+        from nnlect.bench import impls_torch as m
+    else:
+        raise ValueError(f"impls: unknown implementation {impl!r}; expected one of {list(IMPLS)}")
+    factory = m.IMPLS[base]
+    if impl.endswith("_bf16"):
+        return lambda *a: factory(*a, dtype="bfloat16")
+    return factory
+
+
+def skip_reason(impl: str, w: Workload) -> str | None:
+    """Why ``impl`` has no row for ``w`` (None: it runs)."""
+    if impl in ("numpy_ref", "jnp_ref"):
+        from nnlect.bench import impls_numpy
+
+        return impls_numpy.skip_reason(w)
+    if impl == "torch":
+        from nnlect.bench import impls_torch
+
+        return impls_torch.skip_reason(w)
+    return None
+
+
+def steps_per_call(impl: str, w: Workload) -> int:
+    return w.fused_steps if impl.startswith("nnlect_fused") else 1
+
+
+def check_loss(impl: str, w: Workload, params: dict, data: tuple, steps: int) -> dict:
+    """Losses of a fresh runner at the initial params and after ``steps`` training steps."""
+    runner = _factory(impl)(w, params, data, steps)
+    initial = runner.loss()
+    runner.block(runner.call())
+    return {"loss_initial": initial, "loss_after_check": runner.loss(), "check_steps": steps}
+
+
+def measure_impl(impl: str, w: Workload, params: dict, data: tuple, settings: dict) -> dict:
+    """The check losses and the timings of one implementation on one workload."""
+    row = {"workload": w.name, "family": w.family, "impl": impl, "status": "ok", "note": ""}
+    reason = skip_reason(impl, w)
+    if reason:
+        return {**row, "status": "skipped", "note": reason}
+    try:
+        row.update(check_loss(impl, w, params, data, settings["check_steps"]))
+        k = steps_per_call(impl, w)
+        runner = _factory(impl)(w, params, data, k)
+        row.update(measure.time_runner(runner, k, repeats=settings["repeats"],
+                                       min_repeat_s=settings["min_repeat_s"]))
+        row["steps_per_call"] = k
+    except Exception as e:  # one broken peer must not lose the rest of the run
+        traceback.print_exc()
+        return {**row, "status": "error", "note": f"{type(e).__name__}: {e}"}
+    return row
+
+
+def _numpy_in_subprocess(names: list[str], mode: str, seed: int) -> list[dict]:
+    """The numpy_ref rows, measured in a child process with OPENBLAS_CORETYPE unset
+    (OpenBLAS reads it once, when NumPy loads)."""
+    child_env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    child_env["JAX_PLATFORMS"] = "cpu"
+    out = subprocess.run([sys.executable, "-m", "nnlect.bench.run", "--child-numpy", mode, str(seed), *names],
+                         env=child_env, capture_output=True, text=True, check=True)
+    rows = json.loads(out.stdout.strip().splitlines()[-1])
+    for row in rows:
+        row["note"] = (row["note"] + "; " if row["note"] else "") + "OPENBLAS_CORETYPE unset (subprocess)"
+    return rows
+
+
+def add_derived(row: dict, w: Workload, peak: dict) -> None:
+    """examples/s, GFLOP/s and fraction of peak from the step times."""
+    row["examples_per_step"], row["flops_per_step"] = w.examples_per_step, w.flops_per_step
+    if row["status"] != "ok":
+        return
+    step = row["step_s"]
+    row["steps_per_s"] = 1.0 / step["median"]
+    row["examples_per_s"] = {"median": w.examples_per_step / step["median"],
+                             "min": w.examples_per_step / step["max"], "max": w.examples_per_step / step["min"]}
+    row["gflops"] = w.flops_per_step / step["median"] / 1e9
+    ref = peak.get("bfloat16" if row["impl"].endswith("_bf16") else "float32") or peak["float32"]
+    row["fraction_of_peak"] = row["gflops"] / ref["gflops"]
+
+
+def compare(rows: list[dict]) -> None:
+    """Mark rows whose loss disagrees with nnlect's, and add each row's speedup over the others."""
+    by_workload: dict[str, list[dict]] = {}
+    for row in rows:
+        by_workload.setdefault(row["workload"], []).append(row)
+    for group in by_workload.values():
+        anchor = next((r for r in group if r["impl"] == "nnlect" and "loss_after_check" in r), None)
+        for row in group:
+            if anchor is not None and "loss_after_check" in row:
+                a, b = anchor["loss_after_check"], row["loss_after_check"]
+                row["loss_rel_diff"] = abs(a - b) / max(abs(a), 1e-12)
+                if row["loss_rel_diff"] > RTOL and row["status"] == "ok":
+                    row["status"] = "disagrees"
+                    row["note"] = f"loss after check steps {b:.6g} vs nnlect {a:.6g}: not timed"
+        timed = [r for r in group if r["status"] == "ok"]
+        for row in timed:
+            row["speedup"] = {o["impl"]: o["step_s"]["median"] / row["step_s"]["median"]
+                              for o in timed if o is not row}
+
+
+def impls_for(w: Workload, impls: tuple[str, ...], dtype: str) -> list[str]:
+    chosen = [i for i in impls if not w.sweep or i in SWEEP_IMPLS]
+    if dtype == "bfloat16" and w.family in BF16_FAMILIES:
+        chosen += [f"{i}_bf16" for i in ("nnlect", "nnlect_fused") if i in impls]
+    return chosen
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tuple[str, ...] = IMPLS,
+              dtype: str = "float32", numpy_unset_coretype: bool = False, seed: int = 0,
+              log: Callable[[str], None] = print) -> dict:
+    """Run the suite and return the results dict (what :func:`write` stores).
+
+    Arguments:
+        mode: ``"full"``, ``"quick"`` or ``"tiny"`` (tests: toy sizes, one call per repeat).
+        names: workload names or families (default all of ``mode``).
+        impls: implementations to run (default all).
+        dtype: ``"float32"``, or ``"bfloat16"`` to add mixed-precision nnlect rows for mlp/lenet5.
+        numpy_unset_coretype: measure the NumPy reference in a subprocess without OPENBLAS_CORETYPE.
+    """
+    settings = SETTINGS[mode]
+    unknown = [i for i in impls if i not in IMPLS]
+    if unknown:
+        raise ValueError(f"impls: unknown {unknown}; expected some of {list(IMPLS)}")
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
+    chosen = workloads.by_name(names, mode)
+    started = time.perf_counter()
+    result = {"schema": SCHEMA, "mode": mode, "dtype": dtype, "argv": sys.argv,
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "env": {**bench_env.environment(), "uptime_start": _uptime()}}
+    result["backend"] = result["env"]["backend"]
+    log(f"peak matmul on {result['backend']} ...")
+    peak = measure.peaks(result["backend"], mode)
+    result["peak"] = peak
+    numpy_rows = {}
+    if numpy_unset_coretype and "numpy_ref" in impls:
+        numpy_rows = {r["workload"]: r for r in _numpy_in_subprocess([w.name for w in chosen], mode, seed)}
+    rows = []
+    for w in chosen:
+        params, data = workloads.initial_params(w, seed), workloads.batch(w, seed)
+        for impl in impls_for(w, impls, dtype):
+            log(f"  {w.name:12s} {impl:18s}")
+            row = numpy_rows.get(w.name) if impl == "numpy_ref" and numpy_rows else None
+            row = row or measure_impl(impl, w, params, data, settings)
+            add_derived(row, w, {"float32": peak["float32_machine"], "bfloat16": peak.get("bfloat16")})
+            rows.append(row)
+    compare(rows)
+    result["workloads"] = {w.name: workloads.as_dict(w) for w in chosen}
+    result["rows"] = rows
+    result["env"]["uptime_end"] = _uptime()
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def write(result: dict, out_dir: str) -> str:
+    """Store ``result`` as ``<out_dir>/<backend>-<mode>.json`` (atomically); returns the path."""
+    from nnlect.io import atomic_write_text
+
+    path = os.path.join(out_dir, f"{result['backend']}-{result['mode']}.json")
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write_text(path, json.dumps(result, indent=1, default=float) + "\n")
+    return path
+
+
+def _child_numpy(argv: list[str]) -> None:
+    mode, seed, names = argv[0], int(argv[1]), argv[2:]
+    settings = SETTINGS[mode]
+    rows = []
+    for w in workloads.by_name(names, mode):
+        rows.append(measure_impl("numpy_ref", w, workloads.initial_params(w, seed), workloads.batch(w, seed),
+                                 settings))
+    print(json.dumps(rows, default=float))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child-numpy"]:
+        jax.config.update("jax_platforms", "cpu")
+        _child_numpy(sys.argv[2:])
