@@ -22,7 +22,7 @@ PLOTTED = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu", "elu")
 
 
 def curves(names=PLOTTED, *, low: float = -5.0, high: float = 5.0, n: int = 1001) -> dict:
-    """:math:`f` and the hand-written :math:`f'` on a grid, and their gap to ``jax.grad``.
+    r""":math:`f` and the hand-written :math:`f'` on a grid, and their gap to ``jax.grad``.
 
     Returns:
         ``z`` ``(n,)``; per name: ``value`` and ``derivative`` ``(n,)``,

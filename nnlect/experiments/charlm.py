@@ -60,7 +60,7 @@ def train_and_sample(*, steps: int = 400, every: int = 50, n_hidden: int = 128, 
 
 def run(*, seed: int = 0, small: bool = False) -> Claim:
     """The tour's entry: a 128-unit Elman RNN on 200k characters of Python."""
-    r = train_and_sample(seed=seed, steps=200 if small else 600)
+    r = train_and_sample(seed=seed, steps=100 if small else 600)
     last = r["steps"][-1]
     summary = [
         f"Elman RNN, {r['n_hidden']} hidden units, {r['vocab_size']} characters, {last} BPTT windows of 32x50: "

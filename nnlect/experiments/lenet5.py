@@ -55,7 +55,7 @@ def train_and_inspect(*, source: str = "digits", data_dir=None, epochs: int = 15
 
 def run(*, seed: int = 0, small: bool = False) -> Claim:
     """The tour's entry: LeNet-5 on the bundled 8x8 digits."""
-    r = train_and_inspect(seed=seed, epochs=4 if small else 15)
+    r = train_and_inspect(seed=seed, epochs=3 if small else 15)
     summary = [f"LeNet-5 (ReLU, max pooling) on {r['train_examples']} 8x8 digits, {r['epochs']} epochs: "
                f"{r['errors']} errors on {r['test_examples']} test digits, test error {r['test_error']:.1%} "
                "(the lecture: 82 errors of 10,000 on MNIST, 0.82%; nnlect train lenet5 --data mnist reruns that)"]

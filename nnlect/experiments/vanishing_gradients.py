@@ -58,7 +58,7 @@ def compare(activations=ACTIVATIONS, **kwargs) -> dict:
 
 def run(*, seed: int = 0, small: bool = False) -> Claim:
     """The tour's entry: sigmoid vs tanh vs ReLU in a 10-layer net."""
-    r = compare(seed=seed, steps=300 if small else 1000)
+    r = compare(seed=seed, steps=150 if small else 1000)
     holds = (r["sigmoid"]["first_to_last"] < 1e-2 and r["relu"]["first_to_last"] > 100 * r["sigmoid"]["first_to_last"]
              and r["relu"]["accuracy"] > r["sigmoid"]["accuracy"])
     summary = [
