@@ -155,3 +155,36 @@ def test_nnlect_train_lenet5_smoke_on_digits(tmp_path, capsys):
     assert losses[-1] < 0.5 * losses[0]
     assert result["test_error"] < 0.5  # chance is 0.9
     assert set(result["wall_seconds"]) >= {"data", "compile", "train"} and result["device_kind"]
+
+
+def test_a_run_resumed_after_a_crash_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch, capsys):
+    from nnlect import checkpoint
+    from nnlect.recipes import lenet5 as recipe
+
+    flags = ["--data", "digits", "--train-size", "256", "--batch-size", "64", "--epochs", "2", "--lr", "1e-2"]
+    assert cli.main(["train", "lenet5", *flags, "--out", str(tmp_path / "straight")]) == 0
+    straight = json.loads((tmp_path / "straight" / "result.json").read_text())
+
+    real_saver = checkpoint.epoch_saver
+
+    def crashing_saver(path, **kwargs):
+        save = real_saver(path, **kwargs)
+
+        def callback(row, state):
+            save(row, state)
+            raise KeyboardInterrupt  # the process dies right after the first checkpoint
+
+        callback.history = save.history
+        return callback
+
+    monkeypatch.setattr(recipe.checkpoint, "epoch_saver", crashing_saver)
+    assert cli.main(["train", "lenet5", *flags, "--out", str(tmp_path / "resumed")]) == 130
+    monkeypatch.setattr(recipe.checkpoint, "epoch_saver", real_saver)
+    assert cli.main(["train", "lenet5", *flags, "--resume", "--out", str(tmp_path / "resumed")]) == 0
+    resumed = json.loads((tmp_path / "resumed" / "result.json").read_text())
+    assert resumed["epochs_run_now"] == 1
+    assert [r["train_loss"] for r in resumed["history"]] == [r["train_loss"] for r in straight["history"]]
+    assert resumed["test_error"] == straight["test_error"] and resumed["test_loss"] == straight["test_loss"]
+    # Resuming with other settings would not continue the same run: usage error naming the setting.
+    assert cli.main(["train", "lenet5", *flags[:-1], "3e-3", "--resume", "--out", str(tmp_path / "resumed")]) == 2
+    assert "was written with lr=0.01, this run has lr=0.003" in capsys.readouterr().err
