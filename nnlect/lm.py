@@ -114,7 +114,8 @@ def train_lm(run: Callable, state: TrainState, h: Array, xs: Array, ys: Array, *
             zeros, or a checkpoint).
         xs, ys: ``(W, B, T)`` all windows of one pass over the training text.
         windows_per_call: ``K``, the windows fused into one XLA call.
-        time_budget: seconds; stop after the first call that ends past it.
+        time_budget: wall seconds of this function (callbacks included); stop after the
+            first call that ends past it.
         callback: called with a history row, the state and ``h`` at the end of every pass
             and when training stops (to evaluate and checkpoint).
 
@@ -151,10 +152,10 @@ def train_lm(run: Callable, state: TrainState, h: Array, xs: Array, ys: Array, *
             row = {"epoch": round(step / n_windows, 4), "step": step, "train_loss": float(np.concatenate(losses).mean()),
                    "seconds": now - row_start,
                    "chars_per_s": steady_chars / steady_seconds if steady_seconds else None}
-            losses, row_start = [], now
             history.append(row)
             if callback is not None:
                 callback(row, state, h)
+            losses, row_start = [], time.perf_counter()  # a row's seconds leave the callback out
         if out_of_time:
             break
     return state, h, history

@@ -147,3 +147,27 @@ def test_data_parallel_training_equals_single_device(setup):
     sharded, h_sharded, _ = run_mesh(state, h, xs_m[:K], ys_m[:K], key)
     np.testing.assert_allclose(h_sharded, h_single, rtol=1e-5, atol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), sharded.params, single.params)
+
+
+@pytest.mark.slow
+def test_data_parallel_recipe_on_two_simulated_devices(tmp_path):
+    """``nnlect train charlm --data-parallel`` splits the B streams over 2 (simulated CPU) devices."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "code.py").write_text(text.stdlib_corpus(max_chars=12_000)[0])
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    flags = ["--text", str(tmp_path / "code.py"), "--hidden", "16", "--seq-len", "8", "--windows-per-call", "4",
+             "--steps", "8", "--sample-length", "10", "--data-parallel"]
+
+    def train(out, batch):
+        return subprocess.run([sys.executable, "-m", "nnlect.cli", "train", "charlm", "--out", str(tmp_path / out),
+                               "--batch-size", str(batch), *flags], env=env, capture_output=True, text=True)
+
+    done = train("dp", 4)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "dp" / "result.json").read_text())
+    assert result["training"]["data_parallel_devices"] == 2 and result["training"]["steps"] == 8
+    refused = train("odd", 3)
+    assert refused.returncode == 2 and "multiple of the 2 devices" in refused.stderr

@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model and training")
     model.add_argument("--hidden", type=int, default=256, help="hidden units H")
     model.add_argument("--dropout", type=float, default=0.0, help="drop probability on h_t before the readout")
-    model.add_argument("--unroll", type=int, default=1, help="time steps per lax.scan iteration")
+    model.add_argument("--unroll", type=int, default=4,
+                       help="time steps per lax.scan iteration (4 was fastest at H 256, T 100, B 32: docs/charlm.md)")
     model.add_argument("--batch-size", type=int, default=32, help="B parallel streams of text")
     model.add_argument("--seq-len", type=int, default=100, help="T, characters per window (BPTT truncation length)")
     model.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
