@@ -81,7 +81,8 @@ def conv2d(x: Array, w: Array, b: Array | None = None, *, stride: int = 1, paddi
         raise ValueError(f"w: expected {x.shape[3]} input channels (x is {tuple(x.shape)}), got kernel {tuple(w.shape)}")
     if w.shape[2] == 1:
         # One input channel (LeNet-5's C1): im2col, then one matmul. XLA:CPU's direct
-        # convolution is ~3x slower here; the numbers are the same (tests/test_cnn.py).
+        # convolution's forward pass is ~2.5x slower here (docs/mnist.md); same numbers
+        # (tests/test_cnn.py).
         kh, kw, _, c_out = w.shape
         patches = lax.conv_general_dilated_patches(x, (kh, kw), (stride, stride), padding, dimension_numbers=_DIMENSIONS)
         out = patches @ w.reshape(kh * kw, c_out)
