@@ -16,14 +16,9 @@ import optax
 
 import nnlect as nl
 from nnlect.experiments._common import Claim, new_figure
+from nnlect.experiments.dropout import noisy_quadrants
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
-
-
-def quadrant_data(n: int = 512, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """XOR of signs: ``x`` ``(n, 2)`` uniform in ``[-1, 1]^2``, ``y`` ``(n,)`` int32, 1 where ``x1 x2 > 0``."""
-    x = np.random.default_rng(seed).uniform(-1, 1, size=(n, 2)).astype(np.float32)
-    return x, (x[:, 0] * x[:, 1] > 0).astype(np.int32)
 
 
 def gradient_norms(activation: str, *, depth: int = 10, width: int = 32, seed: int = 0,
@@ -38,7 +33,7 @@ def gradient_norms(activation: str, *, depth: int = 10, width: int = 32, seed: i
         ``layer_norms`` ``(depth,)``: :math:`\|\partial E / \partial W^{(l)}\|_F` at init, input
         layer first; ``first_to_last`` their ratio; ``loss_curve`` ``(steps,)``; ``accuracy``.
     """
-    x, y = quadrant_data(n, seed=seed)
+    x, y = noisy_quadrants(n, noise=0.0, seed=seed)  # XOR of signs, clean labels
     model = nl.mlp([2] + [width] * (depth - 1) + [2], activation)
     params = model.init(jax.random.key(seed))
     grads = jax.grad(lambda p: nl.softmax_cross_entropy(model.apply(p, jnp.asarray(x)), jnp.asarray(y)))(params)
