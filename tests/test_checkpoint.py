@@ -71,7 +71,8 @@ def test_train_resume_after_interrupt_is_bit_identical(tmp_path, monkeypatch, ca
     monkeypatch.setattr(checkpoint, "save", save_then_crash)
     interrupted = tmp_path / "interrupted"
     assert cli.main(["train", "mlp", "--epochs", "4", "--out", str(interrupted), *SMALL]) == 130
-    assert "interrupted" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "after epoch 2; rerun the same command with --resume" in err
     assert checkpoint.load_meta(interrupted / "checkpoint.msgpack")["epoch"] == 2
     monkeypatch.setattr(checkpoint, "save", real_save)
 

@@ -15,6 +15,7 @@ command with ``--resume`` finishes the job.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -91,6 +92,10 @@ def run(args: argparse.Namespace) -> dict:
                                            epochs=args.epochs - done, batch_size=args.batch_size,
                                            eval_data=(x_test, y_test), state=state, start_epoch=done,
                                            callback=callback, data_parallel=args.data_parallel)
+        except KeyboardInterrupt:
+            where = f"after epoch {saver.history[-1]['epoch']}" if saver.history else "none yet"
+            print(f"checkpoint {path}: {where}; rerun the same command with --resume to continue", file=sys.stderr)
+            raise
         finally:
             bar.close()
         history += new_rows
