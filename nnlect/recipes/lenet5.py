@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--shift", type=int, default=0, help="augmentation: random translation of up to this many pixels")
     model.add_argument("--fused", choices=("auto", "yes", "no"), default="auto",
                        help="yes: each epoch is one XLA call (lax.scan); no: one jitted call per step; auto: "
-                       "no on CPU, where XLA runs these convolutions ~3x slower inside a loop, yes elsewhere")
+                       "no on CPU, where we measured the fused epoch ~3x slower for LeNet-5, yes elsewhere")
     model.add_argument("--target-error", type=float, default=TARGET_ERROR,
                        help="exit code 1 when the test error is above this (MNIST only)")
 
@@ -108,9 +108,9 @@ def make_step_loop_epoch(model: Model, optimizer: optax.GradientTransformation, 
     """``epoch(state, x, y, key) -> (state, losses)`` like :func:`nnlect.train.make_train_epoch`
     (the same shuffle, so the same minibatches and numbers) but as one jitted call per step.
 
-    On XLA:CPU this is ~3x faster for LeNet-5 than the fused ``lax.scan`` epoch (measured in
-    docs/mnist.md): inside a while loop XLA:CPU picks slower convolution kernels, and
-    the per-step dispatch (~0.1 ms) is small next to a ~25 ms step.
+    On XLA:CPU this is ~3x faster for LeNet-5 than the fused ``lax.scan`` epoch (measured,
+    not diagnosed: the same step costs ~3x the CPU time inside XLA's while loop; see
+    docs/mnist.md), and the per-step dispatch (~0.1 ms) is small next to a 15-30 ms step.
     """
     step = make_train_step(model, softmax_cross_entropy, optimizer, mesh=mesh)
 
