@@ -8,7 +8,7 @@ process, round-robin, after a warm-up call that compiles:
 - ``numpy_bptt``: :func:`nnlect.reference.numpy_bptt.sgd_step`, one window per call;
 - ``jax_scan_1``: :func:`nnlect.lm.make_lm_train_scan` with ``optax.sgd``, one window per call;
 - ``jax_scan_K_unroll_U``: K windows fused into one XLA call, ``elman_rnn(unroll=U)``;
-- ``jax_recipe_adam_clip``: what ``nnlect train charlm`` runs (clip + Adam), K windows per call.
+- ``jax_recipe_adam_clip``: what ``nnlect train charlm`` runs (clip + Adam, unroll 4), K windows per call.
 
 Run: ``flock /tmp/nnlect-heavy.lock python benchmarks/rnn_throughput.py``; it writes
 ``benchmarks/results/charlm_throughput.json``. Quote the ratios, not the absolute figures.
@@ -91,8 +91,10 @@ def main() -> None:
     for u in args.unroll:
         runners[f"jax_scan_{args.windows}_windows_per_call_unroll_{u}"] = jax_runner(
             elman_rnn(vocab.size, args.hidden, vocab.size, unroll=u), sgd, params, xs, ys, args.batch_size, args.windows)
-    runners[f"jax_recipe_adam_clip_{args.windows}_windows_per_call"] = jax_runner(
-        base, lm.lm_optimizer(2e-3, 1.0), params, xs, ys, args.batch_size, args.windows)
+    recipe_unroll = 4  # nnlect train charlm's default --unroll
+    runners[f"jax_recipe_adam_clip_{args.windows}_windows_per_call_unroll_{recipe_unroll}"] = jax_runner(
+        elman_rnn(vocab.size, args.hidden, vocab.size, unroll=recipe_unroll), lm.lm_optimizer(2e-3, 1.0), params,
+        xs, ys, args.batch_size, args.windows)
 
     load_before, compile_seconds = load(), {}
     for name, step_windows in runners.items():  # warm-up: compiles, first touch
