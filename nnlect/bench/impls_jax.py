@@ -68,6 +68,10 @@ class NnlectRunner:
     def loss(self) -> float:
         return float(self._loss(self.state.params, self.x, self.y))
 
+    def hlo_text(self) -> str:
+        """The optimized HLO of one call (what :mod:`nnlect.bench.profile` names ops by)."""
+        return self.fn.lower(self.state, self.x, self.y, self.key).compile().as_text()
+
 
 def _fused(w, params, data, steps_per_call, **kw):
     return NnlectRunner(w, params, data, steps_per_call, fused=True, **kw)

@@ -148,6 +148,9 @@ class JnpRunner:
     def block(self, token: Any) -> None:
         jax.block_until_ready(token)
 
+    def hlo_text(self) -> str:
+        return self.step.lower(self.state, self.x, self.y).compile().as_text()
+
     def loss(self) -> float:
         return reference_loss(self.w, jax.device_get(self.state[0]), np.asarray(self.x), np.asarray(self.y))
 

@@ -124,6 +124,11 @@ def markdown(runs: list[dict]) -> str:
                 ratios = [f"{row['speedup'][p]:.2f}x" if p in row["speedup"] else "–" for p in peers]
                 out.append(f"| {name} | {mine} | " + " | ".join(ratios) + " |")
         out.append("")
+    for run in runs:
+        if run.get("scaling"):
+            from nnlect.bench import scaling
+
+            out += [f"## Data-parallel scaling ({label(run)}, nnlect.bench.scaling)", "", scaling.table(run["scaling"]), ""]
     notes = sorted({(r["workload"], r["impl"], r["note"]) for run in runs for r in run["rows"] if r["note"]})
     if notes:
         out += ["## Notes", ""] + [f"- {w} / {i}: {n}" for w, i, n in notes]

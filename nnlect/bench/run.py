@@ -25,7 +25,7 @@ from nnlect.bench.workloads import Workload
 
 SCHEMA = "nnlect-bench/1"
 IMPLS = ("nnlect", "nnlect_fused", "numpy_ref", "jnp_ref", "flax", "torch")
-SWEEP_IMPLS = ("nnlect", "numpy_ref", "flax", "torch")
+SWEEP_IMPLS = {"full": ("nnlect", "numpy_ref", "flax", "torch"), "quick": ("nnlect", "numpy_ref", "torch")}
 BF16_FAMILIES = ("mlp", "lenet5")
 SETTINGS = {  # repeats, seconds per repeat at least, check steps
     "full": {"repeats": 5, "min_repeat_s": 0.5, "check_steps": 3},
@@ -144,8 +144,9 @@ def compare(rows: list[dict]) -> None:
                               for o in timed if o is not row}
 
 
-def impls_for(w: Workload, impls: tuple[str, ...], dtype: str) -> list[str]:
-    chosen = [i for i in impls if not w.sweep or i in SWEEP_IMPLS]
+def impls_for(w: Workload, impls: tuple[str, ...], dtype: str, mode: str = "full") -> list[str]:
+    """The implementations that run ``w``: all of ``impls``, fewer for the batch sweep."""
+    chosen = [i for i in impls if not w.sweep or i in SWEEP_IMPLS.get(mode, SWEEP_IMPLS["full"])]
     if dtype == "bfloat16" and w.family in BF16_FAMILIES:
         chosen += [f"{i}_bf16" for i in ("nnlect", "nnlect_fused") if i in impls]
     return chosen
@@ -160,7 +161,7 @@ def _uptime() -> str:
 
 def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tuple[str, ...] = IMPLS,
               dtype: str = "float32", numpy_unset_coretype: bool = False, seed: int = 0,
-              log: Callable[[str], None] = print) -> dict:
+              devices: list[int] | None = None, log: Callable[[str], None] = print) -> dict:
     """Run the suite and return the results dict (what :func:`write` stores).
 
     Arguments:
@@ -169,6 +170,8 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
         impls: implementations to run (default all).
         dtype: ``"float32"``, or ``"bfloat16"`` to add mixed-precision nnlect rows for mlp/lenet5.
         numpy_unset_coretype: measure the NumPy reference in a subprocess without OPENBLAS_CORETYPE.
+        devices: device counts for the data-parallel scaling rows (:mod:`nnlect.bench.scaling`,
+            mlp, one subprocess per count), stored under ``"scaling"``; None: no scaling rows.
     """
     settings = SETTINGS[mode]
     unknown = [i for i in impls if i not in IMPLS]
@@ -191,13 +194,18 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
     rows = []
     for w in chosen:
         params, data = workloads.initial_params(w, seed), workloads.batch(w, seed)
-        for impl in impls_for(w, impls, dtype):
+        for impl in impls_for(w, impls, dtype, mode):
             log(f"  {w.name:12s} {impl:18s}")
             row = numpy_rows.get(w.name) if impl == "numpy_ref" and numpy_rows else None
             row = row or measure_impl(impl, w, params, data, settings)
             add_derived(row, w, {"float32": peak["float32_machine"], "bfloat16": peak.get("bfloat16")})
             rows.append(row)
     compare(rows)
+    if devices:
+        from nnlect.bench import scaling
+
+        log(f"  scaling rows for devices {devices}")
+        result["scaling"] = scaling.scaling_rows(list(devices), workload="mlp")
     result["workloads"] = {w.name: workloads.as_dict(w) for w in chosen}
     result["rows"] = rows
     result["env"]["uptime_end"] = _uptime()

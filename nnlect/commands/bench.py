@@ -3,7 +3,8 @@
 ``nnlect bench run [--quick] [--workloads ...] [--impls ...] [--out DIR] [--dtype bf16]
 [--numpy-unset-openblas-coretype]`` writes ``DIR/<backend>-<mode>.json``;
 ``nnlect bench report FILES... [--out-md PATH] [--out-png PATH]`` merges runs from several
-machines into one Markdown table and one PNG chart. See ``benchmarks/README.md``.
+machines into one Markdown table and one PNG chart; ``nnlect bench profile WORKLOAD IMPL``
+prints where one implementation's step time goes. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench_command", metavar="{run,report}", required=True)
+    sub = parser.add_subparsers(dest="bench_command", metavar="{run,report,profile}", required=True)
     r = sub.add_parser("run", help="run the suite and write <out>/<backend>-<mode>.json",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("--quick", action="store_true", help="fewer repeats and a 2-point batch sweep (< 3 min on 2 cores)")
@@ -33,11 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--numpy-unset-openblas-coretype", action="store_true",
                    help="measure the NumPy reference in a subprocess with OPENBLAS_CORETYPE unset")
     r.add_argument("--seed", type=int, default=0, help="seed of the shared initial params and batches")
+    r.add_argument("--devices", type=int, nargs="+", metavar="N",
+                   help="also run the data-parallel scaling rows (nnlect.bench.scaling) for these device counts")
     p = sub.add_parser("report", help="merge result files into Markdown and a PNG chart",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILES", help="JSON files written by `nnlect bench run`")
     p.add_argument("--out-md", default="benchmarks/results/results.md", help="Markdown output")
     p.add_argument("--out-png", default="benchmarks/results/throughput.png", help="PNG chart output ('' for none)")
+    f = sub.add_parser("profile", help="per-op time of one implementation on one workload",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    f.add_argument("workload", help="a workload name, e.g. lenet5, rnn_small, mlp")
+    f.add_argument("impl", help="nnlect, nnlect_fused, jnp_ref, flax or torch")
+    f.add_argument("--full", action="store_true", help="take the workload from the full suite (default: quick)")
+    f.add_argument("--calls", type=int, default=5, help="profiled calls")
+    f.add_argument("--out", help="also write the table to this text file")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -46,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     impls = tuple(args.impls) if args.impls else bench_run.IMPLS
     result = bench_run.run_suite(mode="quick" if args.quick else "full", names=args.workloads, impls=impls,
                                  dtype="bfloat16" if args.dtype == "bf16" else "float32",
-                                 numpy_unset_coretype=args.numpy_unset_openblas_coretype, seed=args.seed)
+                                 numpy_unset_coretype=args.numpy_unset_openblas_coretype, seed=args.seed,
+                                 devices=args.devices)
     path = bench_run.write(result, args.out)
     bad = [r for r in result["rows"] if r["status"] in ("disagrees", "error")]
     for row in result["rows"]:
@@ -69,5 +80,17 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from nnlect.bench import profile
+    from nnlect.io import atomic_write_text
+
+    text = profile.table(profile.profile(args.workload, args.impl, mode="full" if args.full else "quick",
+                                         calls=args.calls))
+    print(text)
+    if args.out:
+        atomic_write_text(args.out, text + "\n")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    return _run(args) if args.bench_command == "run" else _report(args)
+    return {"run": _run, "report": _report, "profile": _profile}[args.bench_command](args)
