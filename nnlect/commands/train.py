@@ -51,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     returns the JSON-able result (an ``exit_code`` key, if present, becomes the exit code)."""
     if args.epochs < 1:
         raise ValueError(f"--epochs: expected a positive int, got {args.epochs}")
+    if args.data_parallel:
+        from nnlect import parallel
+
+        # Multi-host (NNLECT_COORDINATOR / NNLECT_DISTRIBUTED=1) must initialize before any JAX computation.
+        parallel.maybe_initialize()
     result = args._recipe.run(args)
     path = Path(args.out) / "result.json"
     io.atomic_write_text(path, json.dumps(result, indent=2, sort_keys=True) + "\n")
