@@ -11,7 +11,7 @@ Modules map to the lecture's topics: :mod:`~nnlect.activations`,
 :mod:`~nnlect.data`.
 """
 
-from nnlect import activations, initializers, losses, reference, train
+from nnlect import activations, checkpoint, initializers, lm, losses, parallel, reference, train
 from nnlect.dropout import dropout
 from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
 from nnlect.models import Model, Perceptron, count_params, mlp, perceptron
@@ -21,7 +21,7 @@ from nnlect.models.rnn import elman_rnn
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Perceptron", "accuracy", "activations", "count_params", "dropout", "elman_rnn",
-    "half_squared_error", "initializers", "lenet5", "losses", "mlp", "perceptron", "reference",
-    "softmax_cross_entropy", "train",
+    "Model", "Perceptron", "accuracy", "activations", "checkpoint", "count_params", "dropout", "elman_rnn",
+    "half_squared_error", "initializers", "lenet5", "lm", "losses", "mlp", "parallel", "perceptron",
+    "reference", "softmax_cross_entropy", "train",
 ]
