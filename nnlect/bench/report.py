@@ -67,7 +67,7 @@ def _order(runs: list[dict]) -> list[tuple[str, str]]:
         for row in run["rows"]:
             seen.setdefault((row["workload"], row["impl"]), None)
     workload_order = {}
-    for run in runs:
+    for run in sorted(runs, key=lambda r: -len(r["workloads"])):  # the fullest run sets the order
         for name in run["workloads"]:
             workload_order.setdefault(name, len(workload_order))
     impl_rank = {impl: i for i, impl in enumerate(IMPLS)}
