@@ -14,14 +14,12 @@ Modules map to the lecture's topics: :mod:`~nnlect.activations`,
 from nnlect import activations, checkpoint, initializers, lm, losses, parallel, reference, train
 from nnlect.dropout import dropout
 from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
-from nnlect.models import Model, Perceptron, count_params, mlp, perceptron
-from nnlect.models.cnn import lenet5
-from nnlect.models.rnn import elman_rnn
+from nnlect.models import Model, Perceptron, cnn, count_params, elman_rnn, lenet5, mlp, perceptron
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Perceptron", "accuracy", "activations", "checkpoint", "count_params", "dropout", "elman_rnn",
+    "Model", "Perceptron", "accuracy", "activations", "checkpoint", "cnn", "count_params", "dropout", "elman_rnn",
     "half_squared_error", "initializers", "lenet5", "lm", "losses", "mlp", "parallel", "perceptron",
     "reference", "softmax_cross_entropy", "train",
 ]
