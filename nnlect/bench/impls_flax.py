@@ -20,7 +20,7 @@ from nnlect.bench.workloads import Workload, loss_fn
 
 
 def _set(variable: Any, value: np.ndarray) -> None:
-    variable.value = jnp.asarray(value)
+    variable.set_value(jnp.asarray(value))
 
 
 class _MLP(nnx.Module):

@@ -99,13 +99,13 @@ def flax_module(w: Workload, params: dict):
         def __init__(self):
             rngs = nnx.Rngs(0)
             cell = nnx.SimpleCell(vocab, hidden, rngs=rngs)
-            cell.dense_i.kernel.value = jnp.asarray(params["cell"]["w_xh"])
-            cell.dense_i.bias.value = jnp.asarray(params["cell"]["b_h"])
-            cell.dense_h.kernel.value = jnp.asarray(params["cell"]["w_hh"])
+            cell.dense_i.kernel.set_value(jnp.asarray(params["cell"]["w_xh"]))
+            cell.dense_i.bias.set_value(jnp.asarray(params["cell"]["b_h"]))
+            cell.dense_h.kernel.set_value(jnp.asarray(params["cell"]["w_hh"]))
             self.rnn = nnx.RNN(cell)
             self.readout = nnx.Linear(hidden, vocab, rngs=rngs)
-            self.readout.kernel.value = jnp.asarray(params["readout"]["w_hy"])
-            self.readout.bias.value = jnp.asarray(params["readout"]["b_y"])
+            self.readout.kernel.set_value(jnp.asarray(params["readout"]["w_hy"]))
+            self.readout.bias.set_value(jnp.asarray(params["readout"]["b_y"]))
 
         def __call__(self, x):
             return self.readout(self.rnn(jax.nn.one_hot(x, vocab, dtype=jnp.float32)))
