@@ -70,13 +70,13 @@ xor_mlp.plot(x)'''),
     ]),
     "02_backprop_by_hand": ("Backprop by hand vs jax.grad", """Slides *Learning NN by Back-Propagation* and *An example for Backprop*.
 
-The delta rule: for an output unit $\\delta_k = (y_k - d_k) f'(net_k)$, for a hidden unit
-$\\delta_j = f'(net_j) \\sum_k w_{kj} \\delta_k$, and $\\partial E / \\partial w_{ji} = \\delta_j\\, h_i$.
+The delta rule, in the lecture's sign convention: for an output unit $\\delta_k = (d_k - y_k) f'(net_k)$, for a hidden unit
+$\\delta_j = f'(net_j) \\sum_k w_{kj} \\delta_k$, and $\\Delta w_{ji} = \\eta\\, \\delta_j\\, h_i$ (so $\\partial E / \\partial w_{ji} = -\\delta_j\\, h_i$).
 `nnlect.reference.numpy_backprop` writes exactly this in NumPy; `jax.grad` derives it from the forward pass.""", [
         ("code", '''import jax.numpy as jnp
 from nnlect.reference import numpy_backprop
 
-model = nl.mlp([2, 2, 1], "sigmoid", output_activation="sigmoid")   # the lecture's 2-2-1 example
+model = nl.mlp([2, 2, 1], "sigmoid", output_activation="sigmoid")   # a 2-2-1 sigmoid net (the lecture's worked example is 2-3-2)
 params = model.init(jax.random.key(0))
 x = np.array([[0.35, 0.9]], np.float32); d = np.array([[0.5]], np.float32)
 

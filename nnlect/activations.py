@@ -25,6 +25,7 @@ name                  :math:`f(z)`                                 :math:`f'(z)`
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -39,42 +40,61 @@ ELU_ALPHA = 1.0
 
 def _xp(x: Array):
     """NumPy for NumPy inputs, jax.numpy for everything else (arrays, tracers)."""
-    return np if isinstance(x, (np.ndarray, np.generic, float, int)) else jnp
+    return np if isinstance(x, (np.ndarray, np.generic)) else jnp
 
 
+def _arrays_only(fn):
+    """Let ``fn(z, ...)`` take a Python number too, as a JAX scalar of the default float dtype."""
+
+    @functools.wraps(fn)
+    def wrapped(z, *args, **kwargs):
+        if isinstance(z, (int, float)) and not isinstance(z, bool):
+            z = jnp.asarray(z, jnp.result_type(float))
+        return fn(z, *args, **kwargs)
+
+    return wrapped
+
+
+@_arrays_only
 def step(z: Array) -> Array:
     r"""The perceptron's threshold :math:`\varphi(z) = +1` if :math:`z \ge 0` else :math:`-1`."""
     xp = _xp(z)
     return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
 
 
+@_arrays_only
 def step_derivative(z: Array) -> Array:
     """Zero everywhere but at 0, where it is undefined: why Rosenblatt needs his own rule."""
     return _xp(z).zeros_like(z)
 
 
+@_arrays_only
 def sigmoid(z: Array) -> Array:
     r""":math:`\sigma(z) = 1/(1+e^{-z})`, computed as :math:`(1+\tanh(z/2))/2` so it never overflows."""
     return 0.5 * (1.0 + _xp(z).tanh(0.5 * z))
 
 
+@_arrays_only
 def sigmoid_derivative(z: Array) -> Array:
     r""":math:`\sigma'(z) = \sigma(z)(1-\sigma(z))` (lecture: ``out (1 - out)``)."""
     s = sigmoid(z)
     return s * (1.0 - s)
 
 
+@_arrays_only
 def tanh(z: Array) -> Array:
     r""":math:`\tanh(z) = (1-e^{-2z})/(1+e^{-2z})`."""
     return _xp(z).tanh(z)
 
 
+@_arrays_only
 def tanh_derivative(z: Array) -> Array:
     r""":math:`\tanh'(z) = 1 - \tanh(z)^2`."""
     t = _xp(z).tanh(z)
     return 1.0 - t * t
 
 
+@_arrays_only
 def relu(z: Array) -> Array:
     r""":math:`\mathrm{ReLU}(z) = \max(0, z)`.
 
@@ -88,39 +108,46 @@ def relu(z: Array) -> Array:
     return jax.nn.relu(z)
 
 
+@_arrays_only
 def relu_derivative(z: Array) -> Array:
     r""":math:`1` if :math:`z > 0` else :math:`0` (the lecture takes 0 at the kink)."""
     return (z > 0).astype(z.dtype)
 
 
+@_arrays_only
 def leaky_relu(z: Array, negative_slope: float = LEAKY_SLOPE) -> Array:
     r""":math:`z` for :math:`z > 0`, :math:`a z` otherwise (slope ``a`` = ``negative_slope``)."""
     return _xp(z).where(z > 0, z, negative_slope * z)
 
 
+@_arrays_only
 def leaky_relu_derivative(z: Array, negative_slope: float = LEAKY_SLOPE) -> Array:
     r""":math:`1` for :math:`z > 0`, :math:`a` otherwise."""
     xp = _xp(z)
     return xp.where(z > 0, 1.0, negative_slope).astype(z.dtype)
 
 
+@_arrays_only
 def elu(z: Array, alpha: float = ELU_ALPHA) -> Array:
     r"""Exponential linear unit: :math:`z` for :math:`z > 0`, :math:`\alpha(e^z - 1)` otherwise."""
     xp = _xp(z)
     return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0.0)))
 
 
+@_arrays_only
 def elu_derivative(z: Array, alpha: float = ELU_ALPHA) -> Array:
     r""":math:`1` for :math:`z > 0`, :math:`\alpha e^z` otherwise."""
     xp = _xp(z)
     return xp.where(z > 0, 1.0, alpha * xp.exp(xp.minimum(z, 0.0))).astype(z.dtype)
 
 
+@_arrays_only
 def softplus(z: Array) -> Array:
     r""":math:`\log(1 + e^z)`, the smooth approximation of ReLU (stable for large :math:`|z|`)."""
     return _xp(z).logaddexp(0.0, z).astype(z.dtype)
 
 
+@_arrays_only
 def softplus_derivative(z: Array) -> Array:
     r""":math:`\mathrm{softplus}'(z) = \sigma(z)`."""
     return sigmoid(z)
@@ -135,6 +162,7 @@ def _noise(z: Array, key: Array | None, stddev: float) -> Array:
     return stddev * jax.random.normal(key, jnp.shape(z), jnp.result_type(z))
 
 
+@_arrays_only
 def noisy_relu(z: Array, *, key: Array | None, stddev: float = 1.0) -> Array:
     r"""Noisy ReLU :math:`\max(0, z + \epsilon)`, :math:`\epsilon \sim N(0, s^2)`, ``s`` = ``stddev``.
 
@@ -144,11 +172,13 @@ def noisy_relu(z: Array, *, key: Array | None, stddev: float = 1.0) -> Array:
     return jnp.maximum(z + _noise(z, key, stddev), 0.0)
 
 
+@_arrays_only
 def noisy_relu_derivative(z: Array, *, key: Array | None, stddev: float = 1.0) -> Array:
     r""":math:`1[z + \epsilon > 0]` for the same :math:`\epsilon` (same ``key``) as the forward pass."""
     return (z + _noise(z, key, stddev) > 0).astype(jnp.result_type(z))
 
 
+@_arrays_only
 def maxout(z: Array, pieces: int) -> Array:
     r"""Maxout: the max over ``pieces`` linear pieces, :math:`h_j = \max_k z_{j,k}`.
 
@@ -159,17 +189,21 @@ def maxout(z: Array, pieces: int) -> Array:
     Returns:
         ``(..., n)``.
     """
+    return _pieces(z, pieces).max(axis=-1)
+
+
+def _pieces(z: Array, pieces: int) -> Array:
+    """``(..., n * pieces)`` -> ``(..., n, pieces)``, refusing a width that does not divide."""
     if z.shape[-1] % pieces:
         raise ValueError(f"maxout: last axis of z ({z.shape[-1]}) must divide by pieces={pieces}")
-    grouped = z.reshape(*z.shape[:-1], z.shape[-1] // pieces, pieces)
-    return grouped.max(axis=-1)
+    return z.reshape(*z.shape[:-1], z.shape[-1] // pieces, pieces)
 
 
+@_arrays_only
 def maxout_derivative(z: Array, pieces: int) -> Array:
     r""":math:`\partial h_j / \partial z_{j,k}`: one-hot on the winning piece, shape of ``z``."""
     xp = _xp(z)
-    grouped = z.reshape(*z.shape[:-1], z.shape[-1] // pieces, pieces)
-    winner = grouped.argmax(axis=-1)[..., None]
+    winner = _pieces(z, pieces).argmax(axis=-1)[..., None]
     onehot = (xp.arange(pieces).reshape((1,) * (winner.ndim - 1) + (pieces,)) == winner).astype(z.dtype)
     return onehot.reshape(z.shape)
 

@@ -30,6 +30,17 @@ from flax import serialization
 from nnlect.io import atomic_write_bytes
 
 MAGIC = b"NNLECT-CKPT 1\n"
+FILE_NAME = "checkpoint.msgpack"  # what `nnlect train` recipes write in --out, and --resume reads
+
+
+def run_file(out: str | os.PathLike, *, resume: bool) -> Path:
+    """``out / FILE_NAME``; with ``resume``, a missing file is an error (never a silent fresh start)."""
+    path = Path(out) / FILE_NAME
+    if resume and not path.is_file():
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {path}; run once without --resume, or pass the --out of that run"
+        )
+    return path
 
 
 class CheckpointError(ValueError):
@@ -58,6 +69,14 @@ def _read(path: str | os.PathLike) -> dict:
     return serialization.msgpack_restore(payload)
 
 
+def _leaf_paths(state_dict: Any, prefix: str = "") -> list[str]:
+    if isinstance(state_dict, dict):
+        if not state_dict:
+            return [prefix + "/"]  # an empty node (e.g. optax.EmptyState) still has to match
+        return [p for k, v in state_dict.items() for p in _leaf_paths(v, f"{prefix}/{k}")]
+    return [prefix]
+
+
 def load_meta(path: str | os.PathLike) -> dict:
     """The ``meta`` dict saved with the checkpoint."""
     return json.loads(_read(path)["meta"])
@@ -71,6 +90,14 @@ def restore(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
             freshly initialized state); its values are not used.
     """
     raw = _read(path)
+    saved_paths = set(_leaf_paths(raw["tree"]))
+    target_paths = set(_leaf_paths(serialization.to_state_dict(target)))
+    if saved_paths != target_paths:
+        extra, missing = sorted(saved_paths - target_paths), sorted(target_paths - saved_paths)
+        raise CheckpointError(
+            f"checkpoint {path}: does not match the model's structure: "
+            f"{len(extra)} leaves only in the file {extra[:3]}, {len(missing)} only in the model {missing[:3]}"
+        )
     try:
         tree = serialization.from_state_dict(target, raw["tree"])
     except (ValueError, KeyError, TypeError) as e:
@@ -110,14 +137,17 @@ def resume(path: str | os.PathLike, target_state: Any, *, meta: dict | None = No
     Arguments:
         target_state: a freshly initialized state of the same model and optimizer.
         meta: settings the run was started with (model config, batch size, seed...);
-            any key that differs from the checkpoint's raises :class:`CheckpointError`,
-            since resuming with other settings would not continue the same run.
+            any key that differs from the checkpoint's, or that the checkpoint lacks, raises
+            :class:`CheckpointError`, since resuming with other settings would not continue
+            the same run.
 
     Returns:
         ``(state, epochs_done, history)``.
     """
     state, saved = restore(path, target_state)
     for k, v in (meta or {}).items():
-        if k in saved and saved[k] != v:
+        if k not in saved:
+            raise CheckpointError(f"checkpoint {path}: records no {k!r}; this run has {k}={v!r}")
+        if saved[k] != v:
             raise CheckpointError(f"checkpoint {path}: was written with {k}={saved[k]!r}, this run has {k}={v!r}")
     return state, int(saved.get("epoch", 0)), list(saved.get("history", []))

@@ -5,7 +5,8 @@ Each subcommand lives in its own module of :mod:`nnlect.commands` and exposes
 file only finds them and dispatches, so a new command is a new module.
 
 Exit codes: 0 success, 1 the job ran and failed (e.g. a target missed or
-training diverged), 2 bad usage or bad input (unknown flag, missing file).
+training diverged), 2 bad usage or bad input (unknown flag, missing file);
+``NNLECT_DEBUG=1`` prints the traceback behind an exit 2.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import os
 import sys
+import traceback
 
 import nnlect.commands
 
@@ -46,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or EXIT_OK)
     except (ValueError, TypeError, FileNotFoundError) as e:
-        # Bad input: say what was wrong in one line, no traceback.
+        # Bad input: say what was wrong in one line; NNLECT_DEBUG=1 shows where it was raised.
+        if os.environ.get("NNLECT_DEBUG") == "1":
+            traceback.print_exc()
         print(f"nnlect {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except FloatingPointError as e:

@@ -31,6 +31,7 @@ def dropout(x: Array, rate: float, *, key: Array | None, train: bool = True) -> 
         An array of ``x``'s shape and dtype; :math:`E[\text{out}] = x`.
     """
     rate = _checks.rate("rate", rate)
+    _checks.floating_array("x", x)
     if not train or rate == 0.0:
         return x
     if key is None:

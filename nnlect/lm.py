@@ -210,7 +210,7 @@ def load_checkpoint(path) -> tuple[RecurrentModel, dict, Vocabulary, dict]:
     missing = {"vocab", "n_hidden", "dropout", "batch_size", "learning_rate", "clip_norm"} - set(meta)
     if missing:
         raise checkpoint.CheckpointError(f"checkpoint {path}: not a charlm checkpoint (meta lacks {sorted(missing)})")
-    vocab = Vocabulary(meta["vocab"])
+    vocab = Vocabulary.from_chars(meta["vocab"])
     model = elman_rnn(vocab.size, meta["n_hidden"], vocab.size, dropout=meta["dropout"])
     target = {"state": init_state(model.init(jax.random.key(0)), lm_optimizer(meta["learning_rate"], meta["clip_norm"])),
               "h": model.initial_state(meta["batch_size"])}

@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nnlect import _checks
 
@@ -33,6 +34,29 @@ def half_squared_error(y: Array, d: Array) -> Array:
     return 0.5 * jnp.mean(jnp.sum(jnp.square(y - d), axis=-1))
 
 
+def _class_labels(labels: Array, logits: Array) -> Array:
+    """Integer labels of shape ``logits.shape[:-1]`` in ``[0, K)``; anything else is refused.
+
+    Concrete labels are range-checked now; under ``jit`` an out-of-range label makes
+    the result NaN (``fit`` then stops) instead of wrapping around or being clamped.
+    """
+    n_classes = logits.shape[-1]
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"labels: expected integer shape {tuple(logits.shape[:-1])} to match logits "
+            f"{tuple(logits.shape)}, got {tuple(labels.shape)}"
+        )
+    if _checks.is_concrete(labels) and labels.size:
+        lo, hi = int(np.min(np.asarray(labels))), int(np.max(np.asarray(labels)))
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"labels: expected classes in [0, {n_classes}), got values in [{lo}, {hi}]")
+    return labels
+
+
+def _valid(labels: Array, n_classes: int) -> Array:
+    return jnp.all((labels >= 0) & (labels < n_classes))
+
+
 def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
     r"""Cross-entropy of ``softmax(logits)`` against integer labels, averaged over the batch.
 
@@ -47,12 +71,9 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
     _checks.floating_array("logits", logits)
     log_p = jax.nn.log_softmax(logits, axis=-1)
     if jnp.issubdtype(labels.dtype, jnp.integer):
-        if labels.shape != logits.shape[:-1]:
-            raise ValueError(
-                f"labels: expected integer shape {tuple(logits.shape[:-1])} to match logits "
-                f"{tuple(logits.shape)}, got {tuple(labels.shape)}"
-            )
-        return -jnp.mean(jnp.take_along_axis(log_p, labels[..., None], axis=-1))
+        labels = _class_labels(labels, logits)
+        value = -jnp.mean(jnp.take_along_axis(log_p, labels[..., None], axis=-1))
+        return jnp.where(_valid(labels, logits.shape[-1]), value, jnp.nan)
     _checks.same_shape("logits", logits, "labels", labels)
     return -jnp.mean(jnp.sum(labels * log_p, axis=-1))
 
@@ -61,17 +82,21 @@ def accuracy(logits: Array, labels: Array) -> Array:
     """Fraction of rows whose argmax equals the integer label (or the one-hot's argmax).
 
     Arguments:
-        logits: ``(..., K)`` scores.
-        labels: ``(...)`` integer classes or ``(..., K)`` one-hot.
+        logits: ``(..., K)`` scores, ``K >= 2`` (an argmax over one column is always 0,
+            so a single sigmoid output is refused rather than scored 100%).
+        labels: ``(...)`` integer classes in ``[0, K)`` or ``(..., K)`` one-hot.
     """
-    if not jnp.issubdtype(labels.dtype, jnp.integer):
-        labels = jnp.argmax(labels, axis=-1)
-    if labels.shape != logits.shape[:-1]:
+    if logits.shape[-1] < 2:
         raise ValueError(
-            f"labels: expected shape {tuple(logits.shape[:-1])} to match logits {tuple(logits.shape)}, "
-            f"got {tuple(labels.shape)}"
+            f"logits: accuracy needs K >= 2 class scores, got shape {tuple(logits.shape)}; for a single "
+            "sigmoid output compare (y > 0.5) with the targets, or pass metric=None to fit"
         )
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        _checks.same_shape("logits", logits, "labels", labels)
+        labels = jnp.argmax(labels, axis=-1)
+    labels = _class_labels(labels, logits)
+    value = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+    return jnp.where(_valid(labels, logits.shape[-1]), value, jnp.nan)
 
 
 LOSSES = {"half_squared_error": half_squared_error, "softmax_cross_entropy": softmax_cross_entropy}

@@ -58,6 +58,18 @@ def stream(key: Array, name: int, step: Array) -> Array:
     return jax.random.fold_in(jax.random.fold_in(key, name), step)
 
 
+def epoch_order(key: Array, step: Array, n: int, batch_size: int) -> Array:
+    """The shuffled example indices of the epoch that starts at ``step``: ``(n // batch_size, batch_size)``.
+
+    The one definition of an epoch's minibatches, shared by the fused epoch, the step
+    loop and any recipe's own loop, so all of them (and a resumed run) see the same
+    batches. The last ``n % batch_size`` examples of the permutation sit this epoch out.
+    """
+    steps = n // batch_size
+    order = jax.random.permutation(stream(key, SHUFFLE, step), n)[: steps * batch_size]
+    return order.reshape(steps, batch_size)
+
+
 def _update(model: Model, loss: Loss, optimizer: optax.GradientTransformation, mesh=None):
     """The un-jitted step shared by the single-step and whole-epoch versions.
 
@@ -144,8 +156,7 @@ def make_train_epoch(model: Model, loss: Loss, optimizer: optax.GradientTransfor
         steps = n // batch_size
         if steps == 0:
             raise ValueError(f"batch_size: expected at most the number of examples ({n}), got {batch_size}")
-        order = jax.random.permutation(stream(key, SHUFFLE, state.step), n)[: steps * batch_size]
-        order = order.reshape(steps, batch_size)
+        order = epoch_order(key, state.step, n, batch_size)
 
         def body(s, idx):
             return update(s, x[idx], y[idx], key)
@@ -288,13 +299,11 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
         sync = parallel.needs_sync(mesh)
 
         def run_epoch(state, x, y, key):
-            steps = x.shape[0] // batch_size
-            order = jax.random.permutation(stream(key, SHUFFLE, state.step), x.shape[0])
+            order = epoch_order(key, state.step, x.shape[0], batch_size)
             if mesh is not None:
                 order = np.asarray(order)
             losses = []
-            for i in range(steps):
-                idx = order[i * batch_size:(i + 1) * batch_size]
+            for i, idx in enumerate(order):
                 state, value = step(state, x[idx], y[idx], key)
                 losses.append(value)
                 if sync and (i + 1) % parallel.SYNC_EVERY == 0:

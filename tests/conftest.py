@@ -13,7 +13,7 @@ _CANDIDATES = [os.environ.get("NNLECT_DATA_DIR"), Path(__file__).resolve().paren
 
 def _mnist_dir():
     for c in _CANDIDATES:
-        if c and (Path(c) / "t10k-labels-idx1-ubyte.gz").exists():
+        if c and any((Path(c) / name).exists() for name in ("t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte")):
             return Path(c)
     return None
 

@@ -61,3 +61,20 @@ def test_softmax_cross_entropy_integer_and_one_hot_agree():
     ref = -np.mean(np.asarray(jax.nn.log_softmax(logits))[np.arange(6), np.asarray(labels)])
     np.testing.assert_allclose([a, b], [ref, ref], rtol=1e-6)
     assert float(nl.accuracy(jax.nn.one_hot(labels, 4), labels)) == 1.0
+
+
+def test_labels_outside_the_classes_are_refused_or_nan_under_jit():
+    logits = jnp.zeros((2, 3))
+    for bad in ([0, -1], [0, 3]):
+        labels = jnp.array(bad)
+        with pytest.raises(ValueError, match=r"labels: expected classes in \[0, 3\)"):
+            nl.softmax_cross_entropy(logits, labels)
+        with pytest.raises(ValueError, match=r"labels: expected classes in \[0, 3\)"):
+            nl.accuracy(logits, labels)
+        assert np.isnan(jax.jit(nl.softmax_cross_entropy)(logits, labels))  # never wraps around silently
+        assert np.isnan(jax.jit(nl.accuracy)(logits, labels))
+
+
+def test_accuracy_refuses_a_single_output_column():
+    with pytest.raises(ValueError, match="accuracy needs K >= 2"):
+        nl.accuracy(jnp.array([[0.1], [0.9]]), jnp.array([[1.0], [0.0]]))

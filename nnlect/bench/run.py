@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 
@@ -132,10 +133,13 @@ def compare(rows: list[dict]) -> None:
     for group in by_workload.values():
         anchor = next((r for r in group if r["impl"] == "nnlect" and "loss_after_check" in r), None)
         for row in group:
+            if "loss_after_check" in row and not math.isfinite(row["loss_after_check"]) and row["status"] == "ok":
+                row["status"] = "error"
+                row["note"] = f"loss after check steps is {row['loss_after_check']}: not timed"
             if anchor is not None and "loss_after_check" in row:
                 a, b = anchor["loss_after_check"], row["loss_after_check"]
                 row["loss_rel_diff"] = abs(a - b) / max(abs(a), 1e-12)
-                if row["loss_rel_diff"] > RTOL and row["status"] == "ok":
+                if not row["loss_rel_diff"] <= RTOL and row["status"] == "ok":  # a NaN difference disagrees too
                     row["status"] = "disagrees"
                     row["note"] = f"loss after check steps {b:.6g} vs nnlect {a:.6g}: not timed"
         timed = [r for r in group if r["status"] == "ok"]

@@ -45,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
 
 WORKLOADS = ("mlp", "lenet5", "charlm")
 

@@ -42,12 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.set_defaults(_recipe=module)
 
 
-CHECKPOINT = "checkpoint.msgpack"
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the recipe; it reads ``args.epochs``, ``args.seed``, ``args.out``, ``args.resume``,
-    ``args.data_parallel`` and its own flags, checkpoints to ``args.out / CHECKPOINT``, and
+    ``args.data_parallel`` and its own flags, checkpoints to ``nnlect.checkpoint.run_file(args.out, resume=args.resume)``, and
     returns the JSON-able result (an ``exit_code`` key, if present, becomes the exit code)."""
     if args.epochs < 1:
         raise ValueError(f"--epochs: expected a positive int, got {args.epochs}")

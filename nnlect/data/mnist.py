@@ -104,10 +104,14 @@ def _idx_path(folder: Path, name: str) -> Path | None:
 
 
 def find_idx_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The folder holding all four IDX files: ``data_dir``, else ``$NNLECT_DATA_DIR``; None if neither has them."""
-    for folder in (data_dir, os.environ.get(ENV_VAR)):
-        if folder and all(_idx_path(Path(folder), name) for name in FILES):
-            return Path(folder)
+    """The folder holding all four IDX files: ``data_dir`` if given, else ``$NNLECT_DATA_DIR``; None if it lacks them.
+
+    An explicit ``data_dir`` is never swapped for the environment variable behind the
+    caller's back: if it lacks the files, the answer is None.
+    """
+    folder = data_dir if data_dir is not None else os.environ.get(ENV_VAR)
+    if folder and all(_idx_path(Path(folder), name) for name in FILES):
+        return Path(folder)
     return None
 
 

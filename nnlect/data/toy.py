@@ -45,6 +45,9 @@ def linearly_separable(n: int = 100, *, dim: int = 2, margin: float = 0.1, seed:
     n = _checks.positive_int("n", n)
     dim = _checks.positive_int("dim", dim)
     margin = _checks.positive("margin", margin)
+    radius = _checks.positive("radius", radius)
+    if margin >= 0.5 * radius:
+        raise ValueError(f"margin: expected less than half the radius ({0.5 * radius}), got {margin}")
     rng = np.random.default_rng(seed)
     u = rng.normal(size=dim + 1)
     u[-1] *= 0.2 * radius  # keep the plane through the ball

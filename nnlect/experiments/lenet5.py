@@ -84,7 +84,7 @@ def plot(r: dict, *, max_shown: int = 40):
     ax.set(xlabel="predicted", ylabel="true digit", xticks=range(10), yticks=range(10),
            title=f"confusion matrix ({r['source']}, {r['errors']} errors / {r['test_examples']})")
     left.colorbar(image, ax=ax, shrink=0.7)
-    right.suptitle(f"misclassified test digits: true -> predicted"
+    right.suptitle("misclassified test digits: true -> predicted"
                    + (f" (first {shown} of {r['errors']})" if shown < r["errors"] else ""), fontsize=9)
     if shown:
         axes = right.subplots(rows, cols, squeeze=False).ravel()

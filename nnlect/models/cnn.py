@@ -19,7 +19,6 @@ padding the output is ``(H - kh) // stride + 1`` high; with ``"SAME"`` it is
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import jax
@@ -184,12 +183,12 @@ def cnn(
     initializers.get(init)
     if len(input_shape) != 3:
         raise ValueError(f"input_shape: expected (H, W, C), got {input_shape!r}")
-    h, w, c = (_checks.positive_int("input_shape", int(v)) for v in input_shape)
+    h, w, c = (_checks.positive_int("input_shape", v) for v in input_shape)
     pads = [_explicit_padding(first_padding, "first_padding")] + [_explicit_padding(conv_padding, "conv_padding")] * (len(convs) - 1)
 
     shapes, plan = {}, []
     for i, (c_out, k, pool) in enumerate(convs):
-        c_out, k, pool = (_checks.positive_int("convs", int(v)) for v in (c_out, k, pool))
+        c_out, k, pool = (_checks.positive_int("convs", v) for v in (c_out, k, pool))
         h, w = output_size(h, k, 1, pads[i], 0), output_size(w, k, 1, pads[i], 1)
         if pool > 1:
             h, w = output_size(h, pool, pool, "VALID"), output_size(w, pool, pool, "VALID")
@@ -199,7 +198,7 @@ def cnn(
         shapes[f"conv_{i}"] = {"w": (k, k, c, c_out), "b": (c_out,)}
         plan.append((pads[i], pool))
         c = c_out
-    sizes = [h * w * c] + [_checks.positive_int("dense", int(d)) for d in dense_sizes]
+    sizes = [h * w * c] + [_checks.positive_int("dense", d) for d in dense_sizes]
     for j in range(len(dense_sizes)):
         shapes[f"dense_{j}"] = {"w": (sizes[j], sizes[j + 1]), "b": (sizes[j + 1],)}
     pool_fn = POOL[pooling]

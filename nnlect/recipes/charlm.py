@@ -15,7 +15,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from nnlect import checkpoint, lm, parallel
+from nnlect import _checks, checkpoint, lm, parallel
 from nnlect.data import text as text_data
 from nnlect.models import count_params
 from nnlect.models.rnn import elman_rnn
@@ -72,10 +72,15 @@ def load_corpus(args: argparse.Namespace) -> tuple[str, str, dict]:
 
 def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
+    # Flags that only matter after training are checked now, not after minutes of it.
+    _checks.positive("--temperature", args.temperature)
+    _checks.positive_int("--sample-length", args.sample_length)
     mesh = parallel.setup(args.data_parallel)
     train_text, held_text, info = load_corpus(args)
     vocab = text_data.Vocabulary.from_text(train_text + held_text)
     train_ids, held_ids = vocab.encode(train_text), vocab.encode(held_text)
+    if args.prompt is not None:
+        vocab.encode(args.prompt)  # a character the corpus never had is an error now
     xs, ys = text_data.bptt_windows(train_ids, args.batch_size, args.seq_len)
     n_windows = xs.shape[0]
     total_steps = args.steps if args.steps is not None else args.epochs * n_windows
@@ -91,9 +96,9 @@ def run(args: argparse.Namespace) -> dict:
     settings = {"recipe": NAME, "corpus_sha256_16": info["sha256_16"], "vocab": vocab.chars, "n_hidden": args.hidden,
                 "dropout": args.dropout, "batch_size": args.batch_size, "seq_len": args.seq_len,
                 "learning_rate": args.lr, "clip_norm": args.clip, "seed": args.seed}
-    path = Path(args.out) / "checkpoint.msgpack"  # nnlect.commands.train.CHECKPOINT
+    path = checkpoint.run_file(args.out, resume=args.resume)
     history: list[dict] = []
-    if args.resume and path.exists():
+    if args.resume:
         restored, _, history = checkpoint.resume(path, {"state": state, "h": h}, meta=settings)
         state, h = restored["state"], restored["h"]
         print(f"resumed from {path} at step {int(state.step)}")

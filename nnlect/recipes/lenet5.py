@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nnlect import checkpoint, parallel
+from nnlect import _checks, checkpoint, parallel
 from nnlect.data import mnist
 from nnlect.losses import softmax_cross_entropy
 from nnlect.models import count_params
 from nnlect.models.base import Model
 from nnlect.models.cnn import cnn, lenet5
-from nnlect.train import SHUFFLE, init_state, make_evaluate, make_train_epoch, make_train_step, stream
+from nnlect.train import epoch_order, init_state, make_evaluate, make_train_epoch, make_train_step
 
 NAME = "lenet5"
 HELP = "LeNet-5 (or a stronger CNN) on MNIST / 8x8 digits; reports the official test error"
@@ -116,7 +116,7 @@ def make_step_loop_epoch(model: Model, optimizer: optax.GradientTransformation, 
 
     @functools.partial(jax.jit, static_argnums=2)
     def shuffle(state, key, n):
-        return jax.random.permutation(stream(key, SHUFFLE, state.step), n)[: (n // batch_size) * batch_size]
+        return epoch_order(key, state.step, n, batch_size).reshape(-1)
 
     @jax.jit
     def batch(x, y, order, i):
@@ -147,6 +147,10 @@ def make_step_loop_epoch(model: Model, optimizer: optax.GradientTransformation, 
 
 def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
+    if args.train_size is not None:
+        _checks.positive_int("--train-size", args.train_size)
+    if args.shift < 0:
+        raise ValueError(f"--shift: expected a number of pixels >= 0, got {args.shift}")
     mesh = parallel.setup(args.data_parallel)
     source = {"mnist": "idx"}.get(args.data, args.data)
     splits = mnist.load(source, data_dir=args.data_dir, validation_size=args.validation_size, seed=args.seed)
@@ -168,10 +172,10 @@ def run(args: argparse.Namespace) -> dict:
                 "pooling": args.pooling, "dropout": args.dropout, "batch_size": args.batch_size, "lr": args.lr,
                 "shift": args.shift, "epochs": args.epochs, "seed": args.seed, "train_size": len(x),
                 "validation_size": args.validation_size}
-    path = Path(args.out) / "checkpoint.msgpack"  # nnlect.commands.train.CHECKPOINT
+    path = checkpoint.run_file(args.out, resume=args.resume)
     saver = checkpoint.epoch_saver(path, meta=settings)
     start_epoch = 0
-    if args.resume and path.exists():
+    if args.resume:
         state, start_epoch, earlier = checkpoint.resume(path, state, meta=settings)
         saver.history.extend(earlier)
         print(f"resumed from {path} after epoch {start_epoch}", flush=True)

@@ -30,7 +30,6 @@ from nnlect.commands._progress import EpochBar
 NAME = "mlp"
 HELP = "MLP on handwritten digits (sklearn 8x8 digits, or MNIST), with dropout and resumable checkpoints"
 DEFAULT_EPOCHS = 10
-CHECKPOINT = "checkpoint.msgpack"  # the name nnlect.commands.train documents for --resume
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,11 +69,9 @@ def run(args: argparse.Namespace) -> dict:
     settings = {"recipe": NAME, "data": splits.source, "sizes": sizes, "activation": args.activation,
                 "dropout": args.dropout, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed}
 
-    path = Path(args.out) / CHECKPOINT
+    path = checkpoint.run_file(args.out, resume=args.resume)
     state, done, earlier = None, 0, []
     if args.resume:
-        if not path.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {path}; run once without --resume, or pass the --out of that run")
         state, done, earlier = checkpoint.resume(path, nl.train.init_state(params, optimizer), meta=settings)
         print(f"resumed from {path} after epoch {done} (step {int(state.step)})")
     saver = checkpoint.epoch_saver(path, meta=settings)
