@@ -35,26 +35,35 @@ def _problem(net):
     return params, x, d, objective, kwargs
 
 
+def _numpy_gradients(params, x, d, kwargs):
+    hand = numpy_backprop.gradients(numpy_backprop.to_numpy(params), x, d, **kwargs)
+    for leaf in jax.tree_util.tree_leaves(hand):
+        assert isinstance(leaf, np.ndarray)  # computed in NumPy, not jnp
+    return hand
+
+
+def _jnp_gradients(params, x, d, kwargs):
+    return jax_backprop.gradients(params, jnp.asarray(x), jnp.asarray(d), **kwargs)
+
+
+def _agrees_with_jax_grad(net, handwritten):
+    with jax.enable_x64(True):
+        params, x, d, objective, kwargs = _problem(net)
+        auto = jax.jit(jax.grad(objective))(params)
+        hand = handwritten(params, x, d, kwargs)
+        jax.tree.map(lambda a, h: np.testing.assert_allclose(h, a, rtol=1e-6, atol=1e-12), auto, hand)
+
+
 @settings(max_examples=20, deadline=None)
 @given(net=nets)
 def test_handwritten_numpy_backprop_matches_jax_grad(net):
-    with jax.enable_x64(True):
-        params, x, d, objective, kwargs = _problem(net)
-        auto = jax.jit(jax.grad(objective))(params)
-        hand = numpy_backprop.gradients(numpy_backprop.to_numpy(params), x, d, **kwargs)
-        for leaf in jax.tree_util.tree_leaves(hand):
-            assert isinstance(leaf, np.ndarray)  # computed in NumPy, not jnp
-        jax.tree.map(lambda a, h: np.testing.assert_allclose(h, a, rtol=1e-6, atol=1e-12), auto, hand)
+    _agrees_with_jax_grad(net, _numpy_gradients)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=8, deadline=None)  # each example compiles the jitted reference once
 @given(net=nets)
 def test_handwritten_jnp_backprop_matches_jax_grad(net):
-    with jax.enable_x64(True):
-        params, x, d, objective, kwargs = _problem(net)
-        auto = jax.jit(jax.grad(objective))(params)
-        hand = jax_backprop.gradients(params, jnp.asarray(x), jnp.asarray(d), **kwargs)
-        jax.tree.map(lambda a, h: np.testing.assert_allclose(h, a, rtol=1e-6, atol=1e-12), auto, hand)
+    _agrees_with_jax_grad(net, _jnp_gradients)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
