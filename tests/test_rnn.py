@@ -170,3 +170,99 @@ def test_low_temperature_sampling_is_the_greedy_path(model_and_params):
     assert np.asarray(drawn)[0].tolist() == greedy
     with pytest.raises(ValueError, match="temperature"):
         make_sampler(model, 8)(params, prompt, jax.random.key(0), 0.0)
+
+
+# --- the hand-written backward pass of the recurrence (jax.custom_vjp) ----------------------
+
+from nnlect.models.rnn import _forward_scan, _recurrence  # noqa: E402
+
+
+def _random_recurrence_inputs(seed):
+    rng = np.random.default_rng(seed)
+    steps, batch, hidden = int(rng.integers(1, 21)), int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    w_hh = rng.normal(size=(hidden, hidden)) * 1.2 / np.sqrt(hidden)
+    a = rng.normal(size=(steps, batch, hidden))
+    h0 = rng.normal(size=(batch, hidden)) * 0.8  # nonzero: d h0 and the t = 1 term of dW_hh matter
+    c_out, c_last = rng.normal(size=(steps, batch, hidden)), rng.normal(size=(batch, hidden))
+    return [jnp.asarray(v, jnp.float64) for v in (w_hh, a, h0, c_out, c_last)]
+
+
+@pytest.mark.parametrize("unroll", [1, 3])
+@pytest.mark.parametrize("seed", range(8))
+def test_handwritten_bptt_equals_autodiff_of_the_scan(seed, unroll):
+    """The custom backward (reverse scan over deltas, dW_hh as one matmul) = jax.grad of the plain scan,
+    for a loss of both the outputs h_1..h_T and the final state h_T."""
+    with jax.enable_x64(True):
+        w_hh, a, h0, c_out, c_last = _random_recurrence_inputs(seed)
+
+        def loss(recurrence):
+            def f(w_hh, a, h0):
+                hs = recurrence(w_hh, a, h0, unroll)
+                return jnp.sum(jnp.sin(hs) * c_out) + jnp.sum(hs[-1] ** 2 * c_last)
+            return f
+
+        np.testing.assert_allclose(_recurrence(w_hh, a, h0, unroll), _forward_scan(w_hh, a, h0, unroll), rtol=1e-14)
+        got = jax.jit(jax.grad(loss(_recurrence), argnums=(0, 1, 2)))(w_hh, a, h0)
+        expected = jax.grad(loss(_forward_scan), argnums=(0, 1, 2))(w_hh, a, h0)
+        for name, g, e in zip(("w_hh", "a", "h0"), got, expected):
+            assert g.dtype == np.float64 and g.shape == e.shape, name
+            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("float_inputs", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_model_gradients_equal_autodiff_of_a_plain_elman_scan(seed, float_inputs):
+    """Through apply (embedding lookup, readout, return_state): the gradients of every parameter and
+    of h0, for a loss of the logits and of h_T, equal autodiff of a plain lax.scan Elman network."""
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(100 + seed)
+        steps, batch, n_in, hidden, n_out = (int(rng.integers(lo, hi)) for lo, hi in
+                                             ((1, 21), (1, 6), (2, 7), (1, 9), (1, 5)))
+        model = elman_rnn(n_in, hidden, n_out, dtype=jnp.float64, unroll=int(rng.integers(1, 4)))
+        params = jax.tree.map(lambda p: p + 0.1, model.init(jax.random.key(seed)))
+        ids = jnp.asarray(rng.integers(0, n_in, (batch, steps)), jnp.int32)
+        x = jax.nn.one_hot(ids, n_in, dtype=jnp.float64) if float_inputs else ids
+        h0 = jnp.asarray(rng.normal(size=(batch, hidden)), jnp.float64)
+        c_y, c_h = jnp.asarray(rng.normal(size=(batch, steps, n_out))), jnp.asarray(rng.normal(size=(batch, hidden)))
+
+        def plain_apply(params, h0):
+            cell, out = params["cell"], params["readout"]
+            xw = jax.nn.one_hot(ids, n_in, dtype=jnp.float64) @ cell["w_xh"] + cell["b_h"][None, None, :]
+
+            def step(h, xw_t):
+                h = jnp.tanh(xw_t + h @ cell["w_hh"])
+                return h, h
+
+            h_last, hs = jax.lax.scan(step, h0, jnp.swapaxes(xw, 0, 1))
+            return jnp.swapaxes(hs, 0, 1) @ out["w_hy"] + out["b_y"][None, None, :], h_last
+
+        def loss(apply):
+            def f(params, h0):
+                logits, h_last = apply(params, h0)
+                return jnp.sum(jnp.tanh(logits) * c_y) + jnp.sum(jnp.cos(h_last) * c_h)
+            return f
+
+        got = jax.grad(loss(lambda p, h: model.apply(p, x, h0=h, return_state=True)), argnums=(0, 1))(params, h0)
+        expected = jax.grad(loss(plain_apply), argnums=(0, 1))(params, h0)
+        assert jax.tree.structure(got) == jax.tree.structure(expected)
+        for (path, g), e in zip(jax.tree_util.tree_leaves_with_path(got), jax.tree.leaves(expected)):
+            assert g.dtype == np.float64, path
+            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-13, err_msg=jax.tree_util.keystr(path))
+
+
+def test_truncated_bptt_stops_at_the_window_boundary_with_the_custom_backward(model_and_params):
+    """h0 given as a constant gets no gradient, while the loss of h_T still reaches the params."""
+    model, params = model_and_params
+    x = tokens((2, 6), seed=4)
+    h0 = jnp.asarray(np.random.default_rng(5).normal(size=(2, H)), jnp.float32)
+
+    def loss(p, h0, x):
+        logits, h_last = model.apply(p, x, h0=h0, return_state=True)
+        return jnp.sum(logits ** 2) + jnp.sum(h_last)
+
+    g_params = jax.jit(jax.grad(lambda p, h0, x: loss(p, jax.lax.stop_gradient(h0), x)))(params, h0, x)
+    np.testing.assert_allclose(g_params["cell"]["w_hh"], jax.grad(loss)(params, h0, x)["cell"]["w_hh"], rtol=1e-5)
+    assert np.all(np.asarray(jax.grad(loss, argnums=1)(params, h0, x)) != 0)
+    g_last = jax.grad(lambda p: jnp.sum(model.apply(p, x, h0=h0, return_state=True)[1]))(params)
+    assert np.abs(np.asarray(g_last["cell"]["w_hh"])).max() > 0
+    assert np.abs(np.asarray(g_last["readout"]["w_hy"])).max() == 0

@@ -18,10 +18,18 @@ The scan runs time-major over ``(T, B, H)``; ``unroll`` (a factory argument) is 
 less loop overhead. The input projection :math:`W_{xh} x_t + b_h` of every step and the
 readout of every step are each one big matrix product outside the scan; only
 :math:`W_{hh} h_{t-1}` is sequential.
+
+The recurrence has a hand-written backward pass (:func:`_recurrence`, a ``jax.custom_vjp``):
+the lecture's backprop through time. A reverse scan carries only the deltas
+:math:`\delta_t = (g_t + \delta_{t+1} W_{hh}^\top) \odot (1 - h_t^2)`; the gradient
+:math:`\partial E / \partial W_{hh} = \sum_t h_{t-1}^\top \delta_t` is then one matrix product
+over all ``T * B`` rows after the loop, where autodiff of ``lax.scan`` would accumulate it
+one time step at a time inside the reverse loop.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import jax
@@ -60,6 +68,61 @@ def _check_tokens(x: Array, n_in: int) -> None:
         lo, hi = int(np.min(x)), int(np.max(x))
         if lo < 0 or hi >= n_in:
             raise ValueError(f"x: expected token ids in [0, {n_in}), got values in [{lo}, {hi}]")
+
+
+def _forward_scan(w_hh: Array, a: Array, h0: Array, unroll: int) -> Array:
+    r""":math:`h_t = \tanh(a_t + h_{t-1} W_{hh})` for ``t = 1..T``: ``a`` ``(T, B, H)`` -> ``(T, B, H)``."""
+
+    def cell(h_prev, a_t):
+        h_t = jnp.tanh(a_t + h_prev @ w_hh)
+        return h_t, h_t
+
+    return jax.lax.scan(cell, h0, a, unroll=unroll)[1]
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _recurrence(w_hh: Array, a: Array, h0: Array, unroll: int) -> Array:
+    r"""The sequential part of the Elman network, with the lecture's BPTT as its backward pass.
+
+    Arguments:
+        w_hh: ``(H, H)``; a: ``(T, B, H)`` the pre-activations :math:`W_{xh} x_t + b_h`, time-major;
+        h0: ``(B, H)``; unroll: passed to both ``lax.scan`` loops.
+
+    Returns:
+        ``hs`` ``(T, B, H)``, :math:`h_1 .. h_T` (the final state is ``hs[-1]``, so its cotangent
+        arrives as part of ``hs``'s).
+    """
+    return _forward_scan(w_hh, a, h0, unroll)
+
+
+def _recurrence_fwd(w_hh, a, h0, unroll):
+    hs = _forward_scan(w_hh, a, h0, unroll)
+    return hs, (w_hh, h0, hs)
+
+
+def _recurrence_bwd(unroll, residuals, g):
+    r"""BPTT: :math:`\delta_t = (g_t + \delta_{t+1} W_{hh}^\top) \odot (1 - h_t^2)`, ``t = T..1``.
+
+    Returns :math:`(\partial W_{hh}, \partial a, \partial h_0) =
+    (\sum_t h_{t-1}^\top \delta_t,\ \delta,\ \delta_1 W_{hh}^\top)`.
+    """
+    w_hh, h0, hs = residuals
+    w_hh_t = w_hh.T
+
+    def step(from_next, inputs):  # from_next = delta_{t+1} W_hh^T
+        g_t, h_t = inputs
+        delta = (g_t + from_next) * (1 - h_t * h_t)
+        return delta @ w_hh_t, delta
+
+    d_h0, deltas = jax.lax.scan(step, jnp.zeros_like(hs[0]), (g, hs), reverse=True, unroll=unroll)
+    # dW_hh = sum_t h_{t-1}^T delta_t: ONE (H, T*B) x (T*B, H) product after the loop.
+    n_hidden = hs.shape[-1]
+    h_prev = jnp.concatenate([h0[None].astype(hs.dtype), hs[:-1]], axis=0).reshape(-1, n_hidden)
+    d_w_hh = h_prev.T @ deltas.reshape(-1, n_hidden)
+    return d_w_hh.astype(w_hh.dtype), deltas.astype(g.dtype), d_h0.astype(h0.dtype)
+
+
+_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
 def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unroll: int = 1,
@@ -158,11 +221,8 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
         xw = project(cell, x, time_axis=True)  # (B, T, H)
         h = check_h0(h0, xw.shape[0]).astype(xw.dtype)
 
-        def recurrence(h_prev, xw_t):
-            h_t = jnp.tanh(xw_t + h_prev @ cell["w_hh"])
-            return h_t, h_t
-
-        h_last, hs = jax.lax.scan(recurrence, h, jnp.swapaxes(xw, 0, 1), unroll=unroll)
+        hs = _recurrence(cell["w_hh"], jnp.swapaxes(xw, 0, 1), h, unroll)  # (T, B, H)
+        h_last = hs[-1]
         hs = jnp.swapaxes(hs, 0, 1)  # (B, T, H)
         if train and rate > 0:
             hs = _dropout(hs, rate, key=key, train=True)
