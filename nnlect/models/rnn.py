@@ -65,7 +65,8 @@ class RecurrentModel(Model):
 def _check_tokens(x: Array, n_in: int) -> None:
     """Out-of-range ids would be clamped by XLA's gather: refuse them while we can see them."""
     if _checks.is_concrete(x) and x.size:
-        lo, hi = int(np.min(x)), int(np.max(x))
+        values = np.asarray(x)  # np.min on a jax.Array would trace under jit
+        lo, hi = int(values.min()), int(values.max())
         if lo < 0 or hi >= n_in:
             raise ValueError(f"x: expected token ids in [0, {n_in}), got values in [{lo}, {hi}]")
 
