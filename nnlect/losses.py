@@ -97,6 +97,3 @@ def accuracy(logits: Array, labels: Array) -> Array:
     labels = _class_labels(labels, logits)
     value = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
     return jnp.where(_valid(labels, logits.shape[-1]), value, jnp.nan)
-
-
-LOSSES = {"half_squared_error": half_squared_error, "softmax_cross_entropy": softmax_cross_entropy}
