@@ -5,21 +5,27 @@
 >>> params = model.init(jax.random.key(0))
 
 Modules map to the lecture's topics: :mod:`~nnlect.activations`,
-:mod:`~nnlect.losses`, :mod:`~nnlect.dropout`, :mod:`~nnlect.initializers`,
+:mod:`~nnlect.losses`, :mod:`~nnlect.regularization` (dropout), :mod:`~nnlect.initializers`,
+:mod:`~nnlect.layers` (the modules networks are composed from: ``nl.serial``, ``nl.build``),
 :mod:`~nnlect.models` (perceptron, MLP, LeNet-5, Elman RNN),
 :mod:`~nnlect.reference` (backprop by hand), :mod:`~nnlect.train`,
 :mod:`~nnlect.data`.
 """
 
-from nnlect import activations, checkpoint, initializers, lm, losses, parallel, reference, train
-from nnlect.dropout import dropout
+from nnlect import activations, checkpoint, initializers, layers, lm, losses, parallel, reference, regularization, train
+from nnlect.layers import serial
 from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
-from nnlect.models import Model, Perceptron, cnn, count_params, elman_rnn, lenet5, mlp, perceptron
+from nnlect.models import Model, Perceptron, build, count_params
+from nnlect.models.cnn import cnn, lenet5
+from nnlect.models.mlp import mlp
+from nnlect.models.perceptron import perceptron
+from nnlect.models.rnn import elman_rnn
+from nnlect.regularization import dropout
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Perceptron", "accuracy", "activations", "checkpoint", "cnn", "count_params", "dropout", "elman_rnn",
-    "half_squared_error", "initializers", "lenet5", "lm", "losses", "mlp", "parallel", "perceptron",
-    "reference", "softmax_cross_entropy", "train",
+    "Model", "Perceptron", "accuracy", "activations", "build", "checkpoint", "cnn", "count_params", "dropout",
+    "elman_rnn", "half_squared_error", "initializers", "layers", "lenet5", "lm", "losses", "mlp", "parallel",
+    "perceptron", "reference", "regularization", "serial", "softmax_cross_entropy", "train",
 ]

@@ -11,6 +11,8 @@ arrays of every dtype; the checksum and the shape check are ours.
   naming the file.
 - A checkpoint of another model (other layers, shapes or dtypes) fails against
   the ``target`` pytree: :class:`CheckpointError` naming the first leaf that differs.
+- A checkpoint written by an older nnlect whose params were only renamed since is
+  upgraded on restore (:data:`RENAMED`), and the message of a mismatch says so.
 - Writes go to a temp file that is renamed into place, so a crash mid-write
   leaves the previous checkpoint intact.
 """
@@ -69,6 +71,20 @@ def _read(path: str | os.PathLike) -> dict:
     return serialization.msgpack_restore(payload)
 
 
+#: Param leaves renamed since 0.1.0: ``(parent node, old name, new name)``. In 0.2.0 the
+#: Elman network's readout became an ordinary ``dense`` layer (nnlect.layers).
+RENAMED = (("readout", "w_hy", "w"), ("readout", "b_y", "b"))
+
+
+def _upgrade(state_dict: Any, parent: str = "") -> Any:
+    """``state_dict`` with every :data:`RENAMED` leaf under its new name (at any depth,
+    so an optimizer's moments, which mirror the params, are renamed too)."""
+    if not isinstance(state_dict, dict):
+        return state_dict
+    renames = {old: new for node, old, new in RENAMED if node == parent}
+    return {renames.get(k, k): _upgrade(v, k) for k, v in state_dict.items()}
+
+
 def _leaf_paths(state_dict: Any, prefix: str = "") -> list[str]:
     if isinstance(state_dict, dict):
         if not state_dict:
@@ -90,13 +106,16 @@ def restore(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
             freshly initialized state); its values are not used.
     """
     raw = _read(path)
-    saved_paths = set(_leaf_paths(raw["tree"]))
     target_paths = set(_leaf_paths(serialization.to_state_dict(target)))
+    if set(_leaf_paths(raw["tree"])) != target_paths:
+        raw["tree"] = _upgrade(raw["tree"])
+    saved_paths = set(_leaf_paths(raw["tree"]))
     if saved_paths != target_paths:
         extra, missing = sorted(saved_paths - target_paths), sorted(target_paths - saved_paths)
         raise CheckpointError(
             f"checkpoint {path}: does not match the model's structure: "
-            f"{len(extra)} leaves only in the file {extra[:3]}, {len(missing)} only in the model {missing[:3]}"
+            f"{len(extra)} leaves only in the file {extra[:3]}, {len(missing)} only in the model {missing[:3]} "
+            f"(renames since 0.1.0 already applied: {[f'{n}/{o} -> {n}/{w}' for n, o, w in RENAMED]})"
         )
     try:
         tree = serialization.from_state_dict(target, raw["tree"])

@@ -17,7 +17,7 @@ def problem(seed, batch, seq_len, n_in, n_hidden, n_out, integer_inputs):
     # drawn in NumPy (model.init would compile its ops anew for every size); biases are
     # nonzero so their gradients are tested at a general point, not at 0
     shapes = {"cell": {"w_xh": (n_in, n_hidden), "w_hh": (n_hidden, n_hidden), "b_h": (n_hidden,)},
-              "readout": {"w_hy": (n_hidden, n_out), "b_y": (n_out,)}}
+              "readout": {"w": (n_hidden, n_out), "b": (n_out,)}}
     params = {layer: {k: rng.normal(size=shape) / np.sqrt(shape[0] if len(shape) == 2 else 10.0)
                       for k, shape in leaves.items()} for layer, leaves in shapes.items()}
     x = rng.integers(0, n_in, (batch, seq_len)) if integer_inputs else rng.normal(size=(batch, seq_len, n_in))

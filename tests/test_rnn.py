@@ -31,7 +31,7 @@ def test_factory_returns_a_model_with_an_initial_state():
     params = init(jax.random.key(1))
     assert jax.tree.map(jnp.shape, params) == {
         "cell": {"w_xh": (V, H), "w_hh": (H, H), "b_h": (H,)},
-        "readout": {"w_hy": (H, 3), "b_y": (3,)},
+        "readout": {"w": (H, 3), "b": (3,)},
     }
     assert nl.count_params(params) == V * H + H * H + H + H * 3 + 3
     np.testing.assert_array_equal(model.initial_state(4), np.zeros((4, H), np.float32))
@@ -50,7 +50,7 @@ def test_scan_computes_the_elman_recurrence_step_by_step(model_and_params):
     one_hot = np.eye(V, dtype=np.float32)[np.asarray(x)]
     for t in range(7):
         h = np.tanh(one_hot[:, t] @ p["cell"]["w_xh"] + h @ p["cell"]["w_hh"] + p["cell"]["b_h"])
-        y = h @ p["readout"]["w_hy"] + p["readout"]["b_y"]
+        y = h @ p["readout"]["w"] + p["readout"]["b"]
         np.testing.assert_allclose(logits[:, t], y, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(h_last, h, rtol=1e-5, atol=1e-5)
 
@@ -120,11 +120,11 @@ def test_apply_compiles_once_per_shape(model_and_params):
 
 
 @pytest.mark.parametrize("x, h0, match", [
-    (jnp.zeros((2, 4, V + 1)), None, "n_in"),
-    (jnp.zeros((2, 4)), None, "rank 3"),
-    (jnp.zeros((2, 4), jnp.int32) + V, None, r"token ids in \[0, 6\)"),
-    (jnp.zeros((2, 0), jnp.int32), None, "at least one time step"),
-    (jnp.zeros((2, 4), jnp.int32), jnp.zeros((3, H)), "h0"),
+    (jnp.zeros((2, 4, V + 1)), None, r"layer 0 \(cell\): x: expected 6 input features"),
+    (jnp.zeros((2, 4)), None, "expected 6 input features, got shape"),
+    (jnp.zeros(3, jnp.int32).reshape(1, 3)[:, :0], None, "at least one time step"),
+    (jnp.zeros((2, 4), jnp.int32), jnp.zeros((3, H)), r"h0: expected shape \(2, 5\)"),
+    (jnp.zeros((2, 4), jnp.uint8) > 0, None, "x: expected a floating dtype"),
 ])
 def test_bad_inputs_are_named(model_and_params, x, h0, match):
     model, params = model_and_params
@@ -174,7 +174,8 @@ def test_low_temperature_sampling_is_the_greedy_path(model_and_params):
 
 # --- the hand-written backward pass of the recurrence (jax.custom_vjp) ----------------------
 
-from nnlect.models.rnn import _forward_scan, _recurrence  # noqa: E402
+from nnlect.layers.rnn import _elman_forward as _forward_scan  # noqa: E402
+from nnlect.layers.rnn import elman_bptt as _recurrence  # noqa: E402
 
 
 def _random_recurrence_inputs(seed):
@@ -234,7 +235,7 @@ def test_model_gradients_equal_autodiff_of_a_plain_elman_scan(seed, float_inputs
                 return h, h
 
             h_last, hs = jax.lax.scan(step, h0, jnp.swapaxes(xw, 0, 1))
-            return jnp.swapaxes(hs, 0, 1) @ out["w_hy"] + out["b_y"][None, None, :], h_last
+            return jnp.swapaxes(hs, 0, 1) @ out["w"] + out["b"][None, None, :], h_last
 
         def loss(apply):
             def f(params, h0):
@@ -265,4 +266,4 @@ def test_truncated_bptt_stops_at_the_window_boundary_with_the_custom_backward(mo
     assert np.all(np.asarray(jax.grad(loss, argnums=1)(params, h0, x)) != 0)
     g_last = jax.grad(lambda p: jnp.sum(model.apply(p, x, h0=h0, return_state=True)[1]))(params)
     assert np.abs(np.asarray(g_last["cell"]["w_hh"])).max() > 0
-    assert np.abs(np.asarray(g_last["readout"]["w_hy"])).max() == 0
+    assert np.abs(np.asarray(g_last["readout"]["w"])).max() == 0

@@ -55,7 +55,7 @@ def jnp_gradients(params: dict, x, targets) -> dict:
     ``x``, ``targets``: ``(B, T)`` int ids; returns :math:`\partial E/\partial\theta` in params' layout.
     """
     cell, out = params["cell"], params["readout"]
-    w_xh, w_hh, w_hy = cell["w_xh"], cell["w_hh"], out["w_hy"]
+    w_xh, w_hh, w_hy = cell["w_xh"], cell["w_hh"], out["w"]
     batch, steps = x.shape
     hidden, k = w_hh.shape[0], w_hy.shape[1]
     h0 = jnp.zeros((batch, hidden), w_hh.dtype)
@@ -66,7 +66,7 @@ def jnp_gradients(params: dict, x, targets) -> dict:
         return h, h
 
     _, hs = jax.lax.scan(forward, h0, xw)  # h_1 .. h_T
-    logits = hs @ w_hy + out["b_y"][None, None, :]
+    logits = hs @ w_hy + out["b"][None, None, :]
     # 1. delta^y_t = (d_t - softmax(net^y_t)) / N
     delta_y = (jax.nn.one_hot(targets.T, k, dtype=logits.dtype) - jax.nn.softmax(logits, axis=-1)) / (batch * steps)
     from_output = delta_y @ w_hy.T
@@ -84,8 +84,8 @@ def jnp_gradients(params: dict, x, targets) -> dict:
     return {
         "cell": {"w_xh": jnp.zeros_like(w_xh).at[x.T.reshape(-1)].add(-flat_dh),
                  "w_hh": -(h_prev.T @ flat_dh), "b_h": -flat_dh.sum(axis=0)},
-        "readout": {"w_hy": -(hs.reshape(-1, hidden).T @ delta_y.reshape(-1, k)),
-                    "b_y": -delta_y.sum(axis=(0, 1))},
+        "readout": {"w": -(hs.reshape(-1, hidden).T @ delta_y.reshape(-1, k)),
+                    "b": -delta_y.sum(axis=(0, 1))},
     }
 
 
@@ -104,8 +104,8 @@ def flax_module(w: Workload, params: dict):
             cell.dense_h.kernel.set_value(jnp.asarray(params["cell"]["w_hh"]))
             self.rnn = nnx.RNN(cell)
             self.readout = nnx.Linear(hidden, vocab, rngs=rngs)
-            self.readout.kernel.set_value(jnp.asarray(params["readout"]["w_hy"]))
-            self.readout.bias.set_value(jnp.asarray(params["readout"]["b_y"]))
+            self.readout.kernel.set_value(jnp.asarray(params["readout"]["w"]))
+            self.readout.bias.set_value(jnp.asarray(params["readout"]["b"]))
 
         def __call__(self, x):
             return self.readout(self.rnn(jax.nn.one_hot(x, vocab, dtype=jnp.float32)))
@@ -133,8 +133,8 @@ def torch_module(w: Workload, params: dict):
                 self.rnn.weight_hh_l0.copy_(t(params["cell"]["w_hh"].T))
                 self.rnn.bias_ih_l0.copy_(t(params["cell"]["b_h"]))
                 self.rnn.bias_hh_l0.zero_()
-                self.readout.weight.copy_(t(params["readout"]["w_hy"].T))
-                self.readout.bias.copy_(t(params["readout"]["b_y"]))
+                self.readout.weight.copy_(t(params["readout"]["w"].T))
+                self.readout.bias.copy_(t(params["readout"]["b"]))
             self.rnn.bias_hh_l0.requires_grad_(False)
 
         def forward(self, x):  # x: (B, T, V) one-hot floats

@@ -1,9 +1,12 @@
-"""Model factories; each returns a NamedTuple of pure functions (see :mod:`nnlect.models.base`)."""
+"""Models: the :class:`Model` contract, :func:`build`, and the lecture's named networks.
 
-from nnlect.models.base import Model, count_params
-from nnlect.models.cnn import cnn, lenet5
-from nnlect.models.mlp import mlp
-from nnlect.models.perceptron import Perceptron, perceptron
-from nnlect.models.rnn import RecurrentModel, elman_rnn
+The factories live in modules named after their topic and are re-exported at the top
+level (``nl.mlp``, ``nl.cnn``, ``nl.lenet5``, ``nl.elman_rnn``, ``nl.perceptron``); this
+package binds no function to a module's name, so ``import nnlect.models.cnn`` is the module.
+"""
 
-__all__ = ["Model", "Perceptron", "RecurrentModel", "cnn", "count_params", "elman_rnn", "lenet5", "mlp", "perceptron"]
+from nnlect.models.base import Model, build, count_params
+from nnlect.models.perceptron import Perceptron
+from nnlect.models.rnn import RecurrentModel
+
+__all__ = ["Model", "Perceptron", "RecurrentModel", "build", "count_params"]

@@ -7,18 +7,23 @@ a NamedTuple of two pure functions, the way Optax returns a
 - ``init(key) -> params``: a plain nested dict of arrays;
 - ``apply(params, x, *, key=None, train=False) -> y``: batched, leading batch axis.
 
+:func:`build` makes one from any :class:`~nnlect.layers.Layer` (``nl.serial(...)``); the
+named factories (``mlp``, ``cnn``, ``lenet5``, ``elman_rnn``) are such compositions.
+
 Because the configuration lives in the closure, ``apply`` needs no static
 arguments under ``jax.jit``, and params map, save and shard as ordinary pytrees.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from nnlect import initializers
+from nnlect import _checks
+from nnlect.layers._core import Layer
 
 Array = Any
 Params = dict[str, Any]
@@ -29,25 +34,6 @@ class Model(NamedTuple):
 
     init: Callable[..., Params]
     apply: Callable[..., Array]
-
-
-def dense_init(key: Array, n_in: int, n_out: int, init: str, dtype: Any = jnp.float32) -> Params:
-    r"""One fully connected layer :math:`net_j = \sum_m x_m w_{mj} + b_j`.
-
-    Returns ``{"w": (n_in, n_out), "b": (n_out,)}``: ``w[m, j]`` is the lecture's
-    :math:`w_{j,m}`, stored input-major so a batch computes as ``x @ w``.
-    """
-    return {"w": initializers.get(init)(key, (n_in, n_out), dtype), "b": jnp.zeros((n_out,), dtype)}
-
-
-def dense(layer: Params, h: Array) -> Array:
-    r"""The affine map :math:`net = h W + b` of a ``{"w": (n_in, n_out), "b": (n_out,)}`` layer.
-
-    ``h`` is ``(..., n_in)``; the bias is reshaped explicitly to ``(1, ..., n_out)`` so the
-    code runs under ``jax_numpy_rank_promotion="raise"``. Works on NumPy arrays too.
-    """
-    b = layer["b"]
-    return h @ layer["w"] + b.reshape((1,) * (h.ndim - 1) + b.shape)
 
 
 def check_params(params: Params, expected: dict[str, dict[str, tuple[int, ...]]]) -> None:
@@ -67,15 +53,64 @@ def check_params(params: Params, expected: dict[str, dict[str, tuple[int, ...]]]
                 )
 
 
-def require_key(key: Array | None, why: str) -> None:
-    """Training with randomness and no key is an error that says how to fix the call."""
-    if key is None:
-        raise ValueError(
-            f"apply(train=True) with {why} needs a PRNG key: call apply(params, x, key=jax.random.key(seed), "
-            "train=True), with a fresh key per step (jax.random.fold_in(key, step)); or pass train=False"
-        )
-
-
 def count_params(params: Params) -> int:
     """Total number of scalars in a params pytree."""
     return sum(int(x.size) for x in jax.tree_util.tree_leaves(params))
+
+
+def _shape(name: str, shape: Any) -> tuple:
+    if isinstance(shape, (int, str)) or shape is None:
+        raise ValueError(f"{name}: expected a tuple of per-example sizes (no batch axis), e.g. (28, 28, 1), got {shape!r}")
+    shape = tuple(shape)
+    for d in shape:
+        if d is not None:
+            _checks.positive_int(name, d)
+    return shape
+
+
+def build(layer: Layer, input_shape: tuple) -> Model:
+    r"""Turn a layer (usually ``nl.serial(...)``) into a :class:`Model`.
+
+    Arguments:
+        layer: an :class:`~nnlect.layers.Layer`.
+        input_shape: the shape of ONE example, no batch axis: ``(784,)``, ``(28, 28, 1)``,
+            ``(None,)`` for token sequences of any length. ``None`` is an axis of any size.
+
+    Returns:
+        ``Model(init, apply)``: ``init(key) -> params``; ``apply(params, x, *, key=None,
+        train=False)`` takes ``x`` of shape ``(*lead, *input_shape)`` with any number of
+        leading axes (none under ``jax.vmap``), runs the layer on them folded into one
+        batch axis, and returns ``(*lead, *out_shape)``.
+
+    Every shape is worked out here, abstractly (``jax.eval_shape``: no params are drawn),
+    so an impossible network fails now, naming the layer.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, nnlect as nl
+        >>> L = nl.layers
+        >>> model = nl.build(nl.serial(L.dense(32), L.activation("tanh"), L.dense(2)), (5,))
+        >>> params = model.init(jax.random.key(0))
+        >>> model.apply(params, jnp.zeros((8, 5))).shape, model.apply(params, jnp.zeros(5)).shape
+        ((8, 2), (2,))
+    """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer: expected an nnlect.layers.Layer (e.g. nl.serial(...)), got {type(layer).__name__}")
+    input_shape = _shape("input_shape", input_shape)
+    jax.eval_shape(lambda k: layer.init(k, input_shape)[1], jax.random.key(0))
+    k = len(input_shape)
+    expected = ", ".join("T" if d is None else str(d) for d in input_shape)
+
+    def init(key: Array) -> Params:
+        return layer.init(key, input_shape)[1]
+
+    def apply(params: Params, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            raise TypeError(f"x: expected an array of shape (..., {expected}), got {type(x).__name__}")
+        if len(shape) < k or any(d is not None and d != s for d, s in zip(input_shape, shape[len(shape) - k:])):
+            raise ValueError(f"x: expected shape (..., {expected}), got {tuple(shape)}")
+        lead = shape[:len(shape) - k]
+        y = layer.apply(params, x.reshape((math.prod(lead), *shape[len(shape) - k:])), key=key, train=train)
+        return y.reshape((*lead, *y.shape[1:]))
+
+    return Model(init, apply)

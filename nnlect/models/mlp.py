@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import jax
 import jax.numpy as jnp
 
-from nnlect import _checks, activations, initializers
-from nnlect.dropout import dropout as _dropout
-from nnlect.models.base import Model, check_params, dense, dense_init, require_key
+from nnlect import _checks, activations, initializers, layers
+from nnlect.layers import serial
+from nnlect.models.base import Model, build
 
 Array = Any
 
@@ -60,8 +59,9 @@ def mlp(
         dtype: parameter dtype.
 
     Returns:
-        :class:`~nnlect.models.base.Model`; ``apply(params, x)`` maps ``(B, sizes[0])`` to
-        ``(B, sizes[-1])``; params are ``{"dense_0": {"w", "b"}, ...}``.
+        :class:`~nnlect.models.base.Model`; ``apply(params, x)`` maps ``(..., sizes[0])`` to
+        ``(..., sizes[-1])``; params are ``{"dense_0": {"w", "b"}, ...}``. It is
+        ``nl.build(nl.serial(dense, activation, [dropout], ..., dense), (sizes[0],))``.
 
     Example:
         >>> import jax, jax.numpy as jnp, nnlect as nl
@@ -84,47 +84,14 @@ def mlp(
     inits = [init or initializers.DEFAULT_FOR_ACTIVATION[a] for a in acts] + [init or "lecun"]
     for i in inits:
         initializers.get(i)
-    needs_key = any(r > 0 for r in rates) or "noisy_relu" in acts
 
-    # Fan-out of layer l: maxout layers compute `pieces` linear pieces per unit.
-    fan_out = [n * (pieces if a == "maxout" else 1) for n, a in zip(sizes[1:-1], acts)] + [sizes[-1]]
-    shapes = {
-        f"dense_{l}": {"w": (sizes[l], fan_out[l]), "b": (fan_out[l],)} for l in range(len(sizes) - 1)
-    }
-
-    def init_fn(key: Array) -> dict:
-        keys = jax.random.split(key, len(sizes) - 1)
-        return {
-            f"dense_{l}": dense_init(keys[l], sizes[l], fan_out[l], inits[l], dtype)
-            for l in range(len(sizes) - 1)
-        }
-
-    def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
-        _checks.floating_array("x", x, ndim=2)
-        if x.shape[-1] != sizes[0]:
-            raise ValueError(f"x: expected shape (batch, {sizes[0]}), got {tuple(x.shape)}")
-        check_params(params, shapes)
-        if train and needs_key:
-            require_key(key, "dropout or noisy_relu")
-        h = x
-        for l, act in enumerate(acts):
-            layer = params[f"dense_{l}"]
-            net = dense(layer, h)
-            layer_key = jax.random.fold_in(key, l) if (train and needs_key) else None
-            if act == "maxout":
-                h = activations.maxout(net, pieces)
-            elif act == "noisy_relu":
-                h = activations.noisy_relu(net, key=jax.random.fold_in(layer_key, 1), stddev=noise_stddev) if train else activations.relu(net)
-            else:
-                h = activations.get(act).fn(net)
-            if rates[l] > 0:
-                h = _dropout(h, rates[l], key=None if layer_key is None else jax.random.fold_in(layer_key, 0), train=train)
-        out = params[f"dense_{n_hidden_layers}"]
-        net = dense(out, h)
-        if output_activation == "softmax":
-            return jax.nn.softmax(net, axis=-1)
-        if output_activation == "identity":
-            return net
-        return activations.get(output_activation).fn(net)
-
-    return Model(init_fn, apply)
+    L = layers
+    net = []
+    for l, (width, act) in enumerate(zip(sizes[1:-1], acts)):
+        options = {"pieces": pieces} if act == "maxout" else {"stddev": noise_stddev} if act == "noisy_relu" else {}
+        net += [L.named(f"dense_{l}", L.dense(width * (pieces if act == "maxout" else 1), init=inits[l], param_dtype=dtype)),
+                L.activation(act, **options)] + ([L.dropout(rates[l])] if rates[l] > 0 else [])
+    net.append(L.named(f"dense_{n_hidden_layers}", L.dense(sizes[-1], init=inits[-1], param_dtype=dtype)))
+    if output_activation != "identity":
+        net.append(L.activation(output_activation))
+    return build(serial(*net), (sizes[0],))

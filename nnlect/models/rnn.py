@@ -3,42 +3,36 @@ r"""Elman recurrent network (slides "Recurrent Neural Network (RNN)"), unrolled 
 .. math::
     h_t = \tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h), \qquad y_t = W_{hy} h_t + b_y
 
-Params are nested per layer, input-major (``x @ w``) as in :func:`nnlect.mlp`::
+It is three layers of :mod:`nnlect.layers`: ``recurrent(elman(H, vocab=n_in))`` named
+``"cell"``, ``dropout``, and ``dense(n_out)`` named ``"readout"``. Params, input-major
+(``x @ w``) as in :func:`nnlect.mlp`::
 
     {"cell":    {"w_xh": (n_in, H), "w_hh": (H, H), "b_h": (H,)},
-     "readout": {"w_hy": (H, n_out), "b_y": (n_out,)}}
+     "readout": {"w": (H, n_out), "b": (n_out,)}}
+
+(0.1.0 called the readout's leaves ``w_hy`` and ``b_y``; :mod:`nnlect.checkpoint` renames
+them when it restores an old file.)
 
 Inputs are batch-major ``(B, T, ...)``. Integer inputs ``(B, T)`` are token ids in
 ``[0, n_in)``, read as one-hot codes: :math:`W_{xh} x_t` is then the row ``w_xh[x_t]``,
 an embedding lookup that never builds the one-hot matrix (so ``w_xh`` is the embedding
-table, of width ``H``). Float inputs ``(B, T, n_in)`` are multiplied in full.
-
-The scan runs time-major over ``(T, B, H)``; ``unroll`` (a factory argument) is passed to
-``lax.scan``: it unrolls that many time steps per loop iteration, trading compile time for
-less loop overhead. The input projection :math:`W_{xh} x_t + b_h` of every step and the
-readout of every step are each one big matrix product outside the scan; only
-:math:`W_{hh} h_{t-1}` is sequential.
-
-The recurrence has a hand-written backward pass (:func:`_recurrence`, a ``jax.custom_vjp``):
-the lecture's backprop through time. A reverse scan carries only the deltas
-:math:`\delta_t = (g_t + \delta_{t+1} W_{hh}^\top) \odot (1 - h_t^2)`; the gradient
-:math:`\partial E / \partial W_{hh} = \sum_t h_{t-1}^\top \delta_t` is then one matrix product
-over all ``T * B`` rows after the loop, where autodiff of ``lax.scan`` would accumulate it
-one time step at a time inside the reverse loop.
+table, of width ``H``); an id out of range reads NaN. Float inputs ``(B, T, n_in)`` are
+multiplied in full. The input projection and the readout of every step are each one big
+matrix product outside the scan; only :math:`W_{hh} h_{t-1}` is sequential, and its
+backward pass is the lecture's backprop through time written by hand
+(:func:`nnlect.layers.rnn.elman_bptt`).
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from nnlect import _checks, initializers
-from nnlect.dropout import dropout as _dropout
-from nnlect.models.base import Model, check_params, require_key
+from nnlect import _checks, layers as L
+from nnlect.layers._core import context, expect_keys, layer_key
+from nnlect.models.base import Model, build
 
 Array = Any
 
@@ -62,72 +56,8 @@ class RecurrentModel(Model):
         return model
 
 
-def _check_tokens(x: Array, n_in: int) -> None:
-    """Out-of-range ids would be clamped by XLA's gather: refuse them while we can see them."""
-    if _checks.is_concrete(x) and x.size:
-        values = np.asarray(x)  # np.min on a jax.Array would trace under jit
-        lo, hi = int(values.min()), int(values.max())
-        if lo < 0 or hi >= n_in:
-            raise ValueError(f"x: expected token ids in [0, {n_in}), got values in [{lo}, {hi}]")
-
-
-def _forward_scan(w_hh: Array, a: Array, h0: Array, unroll: int) -> Array:
-    r""":math:`h_t = \tanh(a_t + h_{t-1} W_{hh})` for ``t = 1..T``: ``a`` ``(T, B, H)`` -> ``(T, B, H)``."""
-
-    def cell(h_prev, a_t):
-        h_t = jnp.tanh(a_t + h_prev @ w_hh)
-        return h_t, h_t
-
-    return jax.lax.scan(cell, h0, a, unroll=unroll)[1]
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _recurrence(w_hh: Array, a: Array, h0: Array, unroll: int) -> Array:
-    r"""The sequential part of the Elman network, with the lecture's BPTT as its backward pass.
-
-    Arguments:
-        w_hh: ``(H, H)``; a: ``(T, B, H)`` the pre-activations :math:`W_{xh} x_t + b_h`, time-major;
-        h0: ``(B, H)``; unroll: passed to both ``lax.scan`` loops.
-
-    Returns:
-        ``hs`` ``(T, B, H)``, :math:`h_1 .. h_T` (the final state is ``hs[-1]``, so its cotangent
-        arrives as part of ``hs``'s).
-    """
-    return _forward_scan(w_hh, a, h0, unroll)
-
-
-def _recurrence_fwd(w_hh, a, h0, unroll):
-    hs = _forward_scan(w_hh, a, h0, unroll)
-    return hs, (w_hh, h0, hs)
-
-
-def _recurrence_bwd(unroll, residuals, g):
-    r"""BPTT: :math:`\delta_t = (g_t + \delta_{t+1} W_{hh}^\top) \odot (1 - h_t^2)`, ``t = T..1``.
-
-    Returns :math:`(\partial W_{hh}, \partial a, \partial h_0) =
-    (\sum_t h_{t-1}^\top \delta_t,\ \delta,\ \delta_1 W_{hh}^\top)`.
-    """
-    w_hh, h0, hs = residuals
-    w_hh_t = w_hh.T
-
-    def step(from_next, inputs):  # from_next = delta_{t+1} W_hh^T
-        g_t, h_t = inputs
-        delta = (g_t + from_next) * (1 - h_t * h_t)
-        return delta @ w_hh_t, delta
-
-    d_h0, deltas = jax.lax.scan(step, jnp.zeros_like(hs[0]), (g, hs), reverse=True, unroll=unroll)
-    # dW_hh = sum_t h_{t-1}^T delta_t: ONE (H, T*B) x (T*B, H) product after the loop.
-    n_hidden = hs.shape[-1]
-    h_prev = jnp.concatenate([h0[None].astype(hs.dtype), hs[:-1]], axis=0).reshape(-1, n_hidden)
-    d_w_hh = h_prev.T @ deltas.reshape(-1, n_hidden)
-    return d_w_hh.astype(w_hh.dtype), deltas.astype(g.dtype), d_h0.astype(h0.dtype)
-
-
-_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
-
-
 def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unroll: int = 1,
-              init: str = "glorot", dtype: Any = jnp.float32) -> RecurrentModel:
+              init: str = "glorot", backward: str = "bptt", dtype: Any = jnp.float32) -> RecurrentModel:
     r"""An Elman network :math:`h_t = \tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h)`, :math:`y_t = W_{hy} h_t + b_y`.
 
     Arguments:
@@ -137,8 +67,10 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
         dropout: drop probability in ``[0, 1)`` on :math:`h_t` before the readout (the
             non-recurrent connection only, so the carried state is never dropped).
         unroll: time steps per ``lax.scan`` iteration (``1`` is a plain loop).
-        init: initializer of ``w_xh`` and ``w_hy`` (``"glorot"``, ``"lecun"``, ``"he"``);
+        init: initializer of ``w_xh`` and the readout (``"glorot"``, ``"lecun"``, ``"he"``);
             ``w_hh`` is a random orthogonal matrix, so :math:`W_{hh}` starts norm-preserving.
+        backward: ``"bptt"`` (hand-written, fast) or ``"autodiff"``, which also allows
+            forward-mode derivatives (``jax.jvp``); see :func:`nnlect.layers.elman`.
         dtype: parameter dtype.
 
     Returns:
@@ -164,79 +96,32 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
     """
     n_in = _checks.positive_int("n_in", n_in)
     n_hidden = _checks.positive_int("n_hidden", n_hidden)
-    n_out = _checks.positive_int("n_out", n_out)
     rate = _checks.rate("dropout", dropout)
     unroll = _checks.positive_int("unroll", unroll)
-    draw = initializers.get(init)
-    shapes = {
-        "cell": {"w_xh": (n_in, n_hidden), "w_hh": (n_hidden, n_hidden), "b_h": (n_hidden,)},
-        "readout": {"w_hy": (n_hidden, n_out), "b_y": (n_out,)},
-    }
-
-    def init_fn(key: Array) -> dict:
-        k_xh, k_hh, k_hy = jax.random.split(key, 3)
-        return {
-            "cell": {
-                "w_xh": draw(k_xh, (n_in, n_hidden), dtype),
-                "w_hh": jax.nn.initializers.orthogonal()(k_hh, (n_hidden, n_hidden), dtype),
-                "b_h": jnp.zeros((n_hidden,), dtype),
-            },
-            "readout": {"w_hy": draw(k_hy, (n_hidden, n_out), dtype), "b_y": jnp.zeros((n_out,), dtype)},
-        }
+    cell = L.named("cell", L.recurrent(L.elman(n_hidden, vocab=n_in, init=init, backward=backward, param_dtype=dtype),
+                                       unroll=unroll))
+    head = [L.dropout(rate), L.named("readout", L.dense(n_out, init=init, param_dtype=dtype))]
+    net = L.serial(cell, *head)  # its init works out the params; apply below adds the carried state
+    init_fn = build(net, (None,)).init
 
     def initial_state(batch_size: int) -> Array:
         """:math:`h_0 = 0`, shape ``(batch_size, H)``."""
         return jnp.zeros((_checks.positive_int("batch_size", batch_size), n_hidden), dtype)
 
-    def project(cell: dict, x: Array, time_axis: bool) -> Array:
-        r""":math:`W_{xh} x_t + b_h` for ids ``x`` ``(B[, T])`` or floats ``(B[, T], n_in)``."""
-        lead = 2 if time_axis else 1
-        if jnp.issubdtype(x.dtype, jnp.integer):
-            _checks.integer_array("x", x, ndim=lead)
-            _check_tokens(x, n_in)
-            # mode="fill": an id out of range under jit gives NaN, never a silently clamped row.
-            xw = jnp.take(cell["w_xh"], x, axis=0, mode="fill", fill_value=jnp.nan)
-        else:
-            _checks.floating_array("x", x, ndim=lead + 1)
-            if x.shape[-1] != n_in:
-                raise ValueError(f"x: expected last axis n_in={n_in}, got shape {tuple(x.shape)}")
-            xw = x @ cell["w_xh"]
-        return xw + jnp.expand_dims(cell["b_h"], tuple(range(lead)))
-
-    def check_h0(h0: Array | None, batch: int) -> Array:
-        if h0 is None:
-            return initial_state(batch)
-        _checks.floating_array("h0", h0, ndim=2)
-        if tuple(h0.shape) != (batch, n_hidden):
-            raise ValueError(f"h0: expected shape (batch, n_hidden) = {(batch, n_hidden)}, got {tuple(h0.shape)}")
-        return h0
-
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False,
               h0: Array | None = None, return_state: bool = False):
-        check_params(params, shapes)
-        if getattr(x, "ndim", 0) >= 2 and x.shape[1] == 0:
-            raise ValueError(f"x: expected at least one time step, got shape {tuple(x.shape)}")
-        if train and rate > 0:
-            require_key(key, "dropout")
-        cell, out = params["cell"], params["readout"]
-        xw = project(cell, x, time_axis=True)  # (B, T, H)
-        h = check_h0(h0, xw.shape[0]).astype(xw.dtype)
-
-        hs = _recurrence(cell["w_hh"], jnp.swapaxes(xw, 0, 1), h, unroll)  # (T, B, H)
-        h_last = hs[-1]
-        hs = jnp.swapaxes(hs, 0, 1)  # (B, T, H)
-        if train and rate > 0:
-            hs = _dropout(hs, rate, key=key, train=True)
-        logits = hs @ out["w_hy"] + out["b_y"][None, None, :]
-        return (logits, h_last) if return_state else logits
+        expect_keys(params, ("cell", "readout"))
+        with context("layer 0 (cell)"):
+            hs, h_last = cell.apply(params["cell"], x, h0=h0, return_state=True)
+        for i, layer in enumerate(head, start=1):
+            with context(f"layer {i} ({layer.name})"):
+                hs = layer.apply(params.get(layer.name, {}), hs, key=layer_key(key, i), train=train)
+        return (hs, h_last) if return_state else hs
 
     def step(params: dict, h: Array, x_t: Array) -> tuple[Array, Array]:
         r"""One step: ``h`` ``(B, H)``, ``x_t`` ``(B,)`` ids or ``(B, n_in)``; returns :math:`(h_t, y_t)`."""
-        check_params(params, shapes)
-        cell, out = params["cell"], params["readout"]
-        xw = project(cell, x_t, time_axis=False)
-        h = jnp.tanh(xw + check_h0(h, xw.shape[0]) @ cell["w_hh"])
-        return h, h @ out["w_hy"] + out["b_y"][None, :]
+        y, h = apply(params, x_t[:, None], h0=h, return_state=True)
+        return h, y[:, 0]
 
     return RecurrentModel(init_fn, apply, initial_state=initial_state, step=step,
                           n_in=n_in, n_hidden=n_hidden, n_out=n_out, unroll=unroll)

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nnlect import activations
-from nnlect.models.base import dense
+from nnlect.layers.feedforward import affine as dense
 
 Array = Any
 

@@ -39,7 +39,7 @@ Array = Any
 
 def _split(params: dict) -> tuple[np.ndarray, ...]:
     cell, out = params["cell"], params["readout"]
-    return tuple(np.asarray(a) for a in (cell["w_xh"], cell["w_hh"], cell["b_h"], out["w_hy"], out["b_y"]))
+    return tuple(np.asarray(a) for a in (cell["w_xh"], cell["w_hh"], cell["b_h"], out["w"], out["b"]))
 
 
 def _input_projection(w_xh: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -123,8 +123,8 @@ def loss_and_gradients(params: dict, x: Array, targets: Array, h0: Array) -> tup
     grads = {
         "cell": {"w_xh": g_xh, "w_hh": -(hs[:-1].reshape(-1, hidden).T @ flat_dh), "b_h": -flat_dh.sum(axis=0)},
         "readout": {
-            "w_hy": -(hs[1:].reshape(-1, hidden).T @ delta_y.reshape(-1, w_hy.shape[1])),
-            "b_y": -delta_y.sum(axis=(0, 1)),
+            "w": -(hs[1:].reshape(-1, hidden).T @ delta_y.reshape(-1, w_hy.shape[1])),
+            "b": -delta_y.sum(axis=(0, 1)),
         },
     }
     return loss, grads, hs[-1]

@@ -1,4 +1,4 @@
-r"""Dropout (Srivastava et al., 2014): on each training step, drop every unit
+r"""Regularization: dropout (Srivastava et al., 2014): on each training step, drop every unit
 with probability ``rate`` and scale the survivors by :math:`1/(1-\text{rate})`
 ("inverted" dropout), so evaluation is the identity and needs no rescaling.
 
