@@ -18,7 +18,7 @@ NAMES = list(build_notebooks.NOTEBOOKS)
 
 def test_there_is_one_notebook_per_lecture_topic():
     assert sorted(p.stem for p in EXAMPLES.glob("*.ipynb")) == sorted(NAMES)
-    assert len(NAMES) == 8
+    assert len(NAMES) == 9
 
 
 @pytest.mark.parametrize("name", NAMES)

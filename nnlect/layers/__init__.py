@@ -20,7 +20,7 @@ module              layers
 ``feedforward``     :func:`dense`, :func:`activation`, :func:`dropout`,
                     :func:`flatten`, :func:`one_hot`, :func:`embed`
 ``convolution``     :func:`conv`, :func:`max_pool`, :func:`avg_pool` (1-D, 2-D, N-D)
-``rnn``             :func:`recurrent` over a :class:`Cell`: :func:`elman`,
+``cells``, ``rnn``  :func:`recurrent` over a :class:`Cell`: :func:`elman`,
                     :func:`gru`, :func:`lstm`
 ==================  ===========================================================
 """
@@ -28,7 +28,8 @@ module              layers
 from nnlect.layers._core import Layer, layer_key, named, serial
 from nnlect.layers.convolution import avg_pool, conv, max_pool
 from nnlect.layers.feedforward import activation, dense, dropout, embed, flatten, one_hot
-from nnlect.layers.rnn import Cell, elman, gru, lstm, recurrent
+from nnlect.layers.cells import Cell, elman, gru, lstm
+from nnlect.layers.rnn import recurrent
 
 __all__ = [
     "Cell", "Layer", "activation", "avg_pool", "conv", "dense", "dropout", "elman", "embed", "flatten", "gru",

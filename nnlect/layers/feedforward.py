@@ -180,6 +180,13 @@ def _token_ids(x: Array) -> None:
     _checks.integer_array("x", x)
 
 
+def lookup(table: Array, ids: Array) -> Array:
+    """Rows ``table[ids]``, ``(V, D)`` and ``(...)`` -> ``(..., D)``; an id outside ``[0, V)``,
+    negative ones included (which ``take`` would wrap), reads a row of NaN."""
+    ids = jnp.where(ids < 0, table.shape[0], ids)
+    return jnp.take(table, ids, axis=0, mode="fill", fill_value=jnp.nan)
+
+
 def one_hot(vocab: int, *, dtype: Any = jnp.float32) -> Layer:
     r"""Token ids ``(...)`` in ``[0, vocab)`` -> one-hot codes ``(..., vocab)``.
 
@@ -220,6 +227,6 @@ def embed(vocab: int, dim: int, *, param_dtype: Any = jnp.float32) -> Layer:
         if tuple(params["table"].shape) != (vocab, dim):
             raise ValueError(f"params: expected table ({vocab}, {dim}), got {tuple(params['table'].shape)}")
         _token_ids(x)
-        return jnp.take(params["table"], x, axis=0, mode="fill", fill_value=jnp.nan)
+        return lookup(params["table"], x)
 
     return Layer(init_fn, apply, "embed")

@@ -20,7 +20,7 @@ table, of width ``H``); an id out of range reads NaN. Float inputs ``(B, T, n_in
 multiplied in full. The input projection and the readout of every step are each one big
 matrix product outside the scan; only :math:`W_{hh} h_{t-1}` is sequential, and its
 backward pass is the lecture's backprop through time written by hand
-(:func:`nnlect.layers.rnn.elman_bptt`).
+(:func:`nnlect.layers.cells.elman_bptt`).
 """
 
 from __future__ import annotations
