@@ -18,6 +18,11 @@ from nnlect import _checks
 Array = Any
 
 
+def _at_least_f32(x: Array) -> Array:
+    """Losses compute in float32 at least: a bfloat16 network's outputs are upcast, float64 stays."""
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
 def half_squared_error(y: Array, d: Array) -> Array:
     r"""The lecture's error :math:`E(W) = \frac{1}{2}\sum_k (y_k - d_k)^2`, averaged over the batch.
 
@@ -31,6 +36,7 @@ def half_squared_error(y: Array, d: Array) -> Array:
     _checks.floating_array("y", y)
     _checks.floating_array("d", d)
     _checks.same_shape("y", y, "d", d)
+    y, d = _at_least_f32(y), _at_least_f32(d)
     return 0.5 * jnp.mean(jnp.sum(jnp.square(y - d), axis=-1))
 
 
@@ -66,16 +72,17 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
             probability targets :math:`d`.
 
     Returns:
-        Scalar :math:`-\mathrm{mean}\,\sum_k d_k \log \mathrm{softmax}(z)_k`.
+        Scalar :math:`-\mathrm{mean}\,\sum_k d_k \log \mathrm{softmax}(z)_k`, computed in float32
+        (or float64) whatever the logits' dtype: a bfloat16 network's loss is float32.
     """
     _checks.floating_array("logits", logits)
-    log_p = jax.nn.log_softmax(logits, axis=-1)
+    log_p = jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
     if jnp.issubdtype(labels.dtype, jnp.integer):
         labels = _class_labels(labels, logits)
         value = -jnp.mean(jnp.take_along_axis(log_p, labels[..., None], axis=-1))
         return jnp.where(_valid(labels, logits.shape[-1]), value, jnp.nan)
     _checks.same_shape("logits", logits, "labels", labels)
-    return -jnp.mean(jnp.sum(labels * log_p, axis=-1))
+    return -jnp.mean(jnp.sum(_at_least_f32(labels) * log_p, axis=-1))
 
 
 def accuracy(logits: Array, labels: Array) -> Array:

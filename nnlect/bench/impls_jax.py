@@ -4,9 +4,10 @@
 - ``nnlect_fused``: :func:`nnlect.train.make_train_scan` with ``repeat=K``, K steps in one
   XLA call (``lax.scan``), what small, dispatch-bound models need.
 
-With ``dtype="bfloat16"`` (``--dtype bf16``) the model computes in bfloat16 from float32
-master weights (mixed precision: params and inputs are cast inside the step, the loss and
-gradients come back in float32); meant for accelerators, where bf16 matmuls are native.
+With ``dtype="bfloat16"`` (``--dtype bf16``) the model is built with
+``compute_dtype=jnp.bfloat16``, the layers' precision policy: float32 master weights cast
+inside every layer, products in bfloat16, the loss and the gradients in float32; meant for
+accelerators, where bf16 matmuls are native.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import optax
 
 from nnlect import train
 from nnlect.bench.workloads import Workload, loss_fn, make_model
-from nnlect.models.base import Model
 
 
 def optimizer(w: Workload) -> optax.GradientTransformation:
@@ -27,26 +27,12 @@ def optimizer(w: Workload) -> optax.GradientTransformation:
     return optax.adam(w.learning_rate) if w.optimizer == "adam" else optax.sgd(w.learning_rate)
 
 
-def mixed_precision(model: Model, dtype: Any) -> Model:
-    """``model`` computing in ``dtype`` from float32 params and inputs; float32 output."""
-
-    def apply(params, x, **kwargs):
-        low = jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
-        if jnp.issubdtype(x.dtype, jnp.floating):
-            x = x.astype(dtype)
-        return model.apply(low, x, **kwargs).astype(jnp.float32)
-
-    return Model(model.init, apply)
-
-
 class NnlectRunner:
     """Runs ``steps_per_call`` training steps per :meth:`call`, looped or fused."""
 
     def __init__(self, w: Workload, params: dict, data: tuple, steps_per_call: int, *,
                  fused: bool = False, dtype: str = "float32"):
-        model = make_model(w)
-        if dtype != "float32":
-            model = mixed_precision(model, jnp.dtype(dtype))
+        model = make_model(w, compute_dtype=None if dtype == "float32" else jnp.dtype(dtype))
         loss, opt = loss_fn(w), optimizer(w)
         self.state = train.init_state(jax.device_put(params), opt)
         self.x, self.y = jax.device_put(data)

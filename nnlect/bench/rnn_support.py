@@ -20,14 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import nnlect as nl
 from nnlect.bench.workloads import Workload
 from nnlect.reference import numpy_bptt
-
-
-def model(w: Workload):
-    c = w.config
-    return nl.elman_rnn(c["vocab"], c["hidden"], c["vocab"])
 
 
 def reference_skip_reason() -> str | None:

@@ -82,20 +82,19 @@ def _forward_flops(w: Workload) -> list[float]:
     raise ValueError(f"family: unknown workload family {w.family!r}")
 
 
-def make_model(w: Workload) -> Model:
-    """The :mod:`nnlect` model of a workload."""
+def make_model(w: Workload, compute_dtype=None) -> Model:
+    """The :mod:`nnlect` model of a workload; ``compute_dtype`` (e.g. ``jnp.bfloat16``) is the
+    models' precision policy: float32 params, products in that dtype, float32 loss."""
+    p = {"compute_dtype": compute_dtype}
     if w.family == "xor":
-        return nl.mlp(w.config["sizes"], "sigmoid", output_activation="sigmoid")
+        return nl.mlp(w.config["sizes"], "sigmoid", output_activation="sigmoid", **p)
     if w.family == "mlp":
-        return nl.mlp(w.config["sizes"], "relu")
+        return nl.mlp(w.config["sizes"], "relu", **p)
     if w.family == "lenet5":
-        from nnlect.models.cnn import lenet5
-
-        return lenet5()
+        return nl.lenet5(**p)
     if w.family == "rnn":
-        from nnlect.bench import rnn_support
-
-        return rnn_support.model(w)
+        c = w.config
+        return nl.elman_rnn(c["vocab"], c["hidden"], c["vocab"], **p)
     raise ValueError(f"family: unknown workload family {w.family!r}")
 
 

@@ -19,6 +19,7 @@ import contextlib
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 Array = Any
 Shape = tuple  # of int | None
@@ -146,12 +147,40 @@ def serial(*layers: Layer) -> Layer:
         unknown = sorted(set(params) - set(names))
         if unknown:
             raise ValueError(f"params: unexpected keys {unknown}; this serial's layers are {names}")
-        for i, (name, layer) in enumerate(zip(names, layers)):
-            with context(f"layer {i} ({name})"):
-                x = layer.apply(params.get(name, {}), x, key=layer_key(key, i), train=train)
-        return x
+        return apply_in_order(list(zip(names, layers)), params, x, key=key, train=train)
 
     return Layer(init, apply, "serial")
+
+
+def apply_in_order(named_layers: list[tuple[str, Layer]], params: Params, x: Array, *, key: Array | None,
+                   train: bool, start: int = 0) -> Array:
+    """What :func:`serial`'s ``apply`` does, for a factory that runs some layers itself:
+    layer ``start + i`` gets ``params[name]`` (or ``{}``), the stream ``layer_key(key, start + i)``,
+    and its index and name in any error."""
+    for i, (name, layer) in enumerate(named_layers, start=start):
+        with context(f"layer {i} ({name})"):
+            x = layer.apply(params.get(name, {}), x, key=layer_key(key, i), train=train)
+    return x
+
+
+def draw_dtype(param_dtype: Any) -> Any:
+    """Initializers draw in float32 at least (QR and normal draws fail or lose accuracy in
+    bfloat16), then cast to ``param_dtype``."""
+    return jnp.promote_types(param_dtype, jnp.float32)
+
+
+def to_compute(compute_dtype: Any, params: Params, x: Array | None = None) -> tuple[Params, Array | None]:
+    """The precision policy of every layer with params: compute in ``compute_dtype``, or in
+    the params' dtype when it is None. Params (the float32 master copy under mixed
+    precision) and floating ``x`` are cast; integer ids are left alone."""
+    leaves = jax.tree.leaves(params)
+    dtype = compute_dtype if compute_dtype is not None else (leaves[0].dtype if leaves else None)
+    if dtype is None:
+        return params, x
+    params = jax.tree.map(lambda a: a.astype(dtype), params)
+    if x is not None and jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(dtype)
+    return params, x
 
 
 def require_key(key: Array | None, why: str) -> None:

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from nnlect import _checks, initializers
-from nnlect.layers._core import expect_keys
+from nnlect.layers._core import draw_dtype, expect_keys, to_compute
 from nnlect.layers.feedforward import lookup
 
 Array = Any
@@ -52,7 +52,12 @@ def _input_params(key: Array, n_in: int | None, vocab: int | None, width: int, d
         n_in = vocab
     elif vocab is not None and n_in != vocab:
         raise ValueError(f"in_shape: the cell was built with vocab={vocab}, got {n_in} input features")
-    return draw(key, (n_in, width), dtype)
+    return draw(key, (n_in, width), draw_dtype(dtype)).astype(dtype)
+
+
+def _orthogonal(key: Array, shape: tuple[int, int], dtype) -> Array:
+    """A random (semi-)orthogonal matrix, drawn in float32 (QR has no bfloat16 kernel), then cast."""
+    return jax.nn.initializers.orthogonal()(key, shape, draw_dtype(dtype)).astype(dtype)
 
 
 def _check(params: dict, expected: dict[str, tuple]) -> None:
@@ -135,7 +140,7 @@ elman_bptt.defvjp(_elman_fwd, _elman_bwd)
 
 
 def elman(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", backward: str = "bptt",
-          param_dtype: Any = jnp.float32) -> Cell:
+          param_dtype: Any = jnp.float32, compute_dtype: Any = None) -> Cell:
     r"""The Elman cell :math:`h_t = \tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h)`.
 
     Arguments:
@@ -148,6 +153,8 @@ def elman(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", back
             fastest for training); ``"autodiff"``, JAX's own derivative of the scan, which
             also gives forward-mode derivatives (``jax.jvp``, ``jax.jacfwd``) that a
             ``custom_vjp`` cannot.
+        param_dtype, compute_dtype: storage and compute dtypes, as in :func:`~nnlect.layers.dense`
+            (the same for :func:`gru` and :func:`lstm`); the carried state takes the compute dtype.
 
     Params: ``{"w_xh": (n_in, H), "w_hh": (H, H), "b_h": (H,)}``.
     """
@@ -161,14 +168,16 @@ def elman(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", back
     def init_fn(key: Array, n_in: int | None) -> dict:
         k_xh, k_hh = jax.random.split(key)
         return {"w_xh": _input_params(k_xh, n_in, vocab, n_hidden, draw, param_dtype),
-                "w_hh": jax.nn.initializers.orthogonal()(k_hh, (n_hidden, n_hidden), param_dtype),
+                "w_hh": _orthogonal(k_hh, (n_hidden, n_hidden), param_dtype),
                 "b_h": jnp.zeros((n_hidden,), param_dtype)}
 
     def project(params: dict, x: Array) -> Array:
         _check(params, {"w_xh": (None, n_hidden), "w_hh": (n_hidden, n_hidden), "b_h": (n_hidden,)})
+        params, x = to_compute(compute_dtype, params, x)
         return _project(params["w_xh"], params["b_h"], x)
 
     def scan(params: dict, a: Array, s0: Array, unroll: int) -> tuple[Array, Array]:
+        params, _ = to_compute(compute_dtype, params)
         hs = recurrence(params["w_hh"], a, s0.astype(a.dtype), unroll)
         return hs, hs[-1]
 
@@ -180,11 +189,12 @@ def elman(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", back
 def _gated_init(key, n_in, vocab, n_hidden, gates, draw, dtype) -> dict:
     k_x, k_h = jax.random.split(key)
     return {"w_x": _input_params(k_x, n_in, vocab, gates * n_hidden, draw, dtype),
-            "w_h": jax.nn.initializers.orthogonal()(k_h, (n_hidden, gates * n_hidden), dtype),
+            "w_h": _orthogonal(k_h, (n_hidden, gates * n_hidden), dtype),
             "b": jnp.zeros((gates * n_hidden,), dtype)}
 
 
-def gru(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", param_dtype: Any = jnp.float32) -> Cell:
+def gru(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", param_dtype: Any = jnp.float32,
+        compute_dtype: Any = None) -> Cell:
     r"""Gated recurrent unit (Cho et al., 2014), in the "reset after" form of cuDNN and PyTorch:
 
     .. math::
@@ -206,9 +216,11 @@ def gru(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", param_
     def project(params: dict, x: Array) -> Array:
         _check(params, {"w_x": (None, 3 * n_hidden), "w_h": (n_hidden, 3 * n_hidden), "b": (3 * n_hidden,),
                         "b_hn": (n_hidden,)})
+        params, x = to_compute(compute_dtype, params, x)
         return _project(params["w_x"], params["b"], x)
 
     def scan(params: dict, a: Array, s0: Array, unroll: int) -> tuple[Array, Array]:
+        params, _ = to_compute(compute_dtype, params)
         w_h, b_hn = params["w_h"], params["b_hn"][None, :]
 
         def step(h, a_t):
@@ -225,7 +237,7 @@ def gru(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", param_
 
 
 def lstm(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", forget_bias: float = 1.0,
-         param_dtype: Any = jnp.float32) -> Cell:
+         param_dtype: Any = jnp.float32, compute_dtype: Any = None) -> Cell:
     r"""Long short-term memory (Hochreiter & Schmidhuber, 1997):
 
     .. math::
@@ -248,10 +260,11 @@ def lstm(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", forge
 
     def project(params: dict, x: Array) -> Array:
         _check(params, {"w_x": (None, 4 * n_hidden), "w_h": (n_hidden, 4 * n_hidden), "b": (4 * n_hidden,)})
+        params, x = to_compute(compute_dtype, params, x)
         return _project(params["w_x"], params["b"], x)
 
     def scan(params: dict, a: Array, s0: Array, unroll: int) -> tuple[Array, Array]:
-        w_h = params["w_h"]
+        w_h = to_compute(compute_dtype, params)[0]["w_h"]
 
         def step(state, a_t):
             h, c = jnp.split(state, 2, axis=-1)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from nnlect import _checks, initializers
-from nnlect.layers._core import Layer, Shape, expect_keys
+from nnlect.layers._core import Layer, Shape, draw_dtype, expect_keys, to_compute
 
 Array = Any
 _SPATIAL = "DHW"  # letters for up to 3 spatial axes; more get "0", "1", ...
@@ -87,7 +87,8 @@ def _dimension_numbers(n: int) -> tuple[str, str, str]:
 
 
 def conv(features: int, kernel: Sequence[int], *, stride: int | Sequence[int] = 1, padding: Any = "VALID",
-         dilation: int | Sequence[int] = 1, init: str = "lecun", param_dtype: Any = jnp.float32) -> Layer:
+         dilation: int | Sequence[int] = 1, init: str = "lecun", param_dtype: Any = jnp.float32,
+         compute_dtype: Any = None) -> Layer:
     r"""A convolution (cross-correlation, as in every deep-learning library) plus bias.
 
     Arguments:
@@ -99,6 +100,7 @@ def conv(features: int, kernel: Sequence[int], *, stride: int | Sequence[int] = 
             many zeros on both sides of every axis) or ``((lo, hi), ...)`` per axis.
         dilation: :math:`d`, spacing of the kernel taps (an int or one per axis).
         init: initializer of the kernel; the receptive field counts into both fans.
+        param_dtype, compute_dtype: storage and compute dtypes, as in :func:`~nnlect.layers.dense`.
 
     Params: ``{"w": (*kernel, C_in, features), "b": (features,)}``; ``(..., *spatial, C_in)
     -> (..., *spatial', features)``. An input too small for the kernel is refused by ``init``.
@@ -118,7 +120,7 @@ def conv(features: int, kernel: Sequence[int], *, stride: int | Sequence[int] = 
             raise ValueError(f"in_shape: the channel axis must be known, got {tuple(in_shape)}")
         out = tuple(output_size(s, k, st, padding, a, d) for a, (s, k, st, d) in enumerate(zip(spatial, kernel, stride, dilation)))
         _empty("conv", in_shape, out, f"kernel {kernel}, stride {stride}, dilation {dilation}, padding {padding!r}")
-        w = draw(key, (*kernel, in_shape[-1], features), param_dtype)
+        w = draw(key, (*kernel, in_shape[-1], features), draw_dtype(param_dtype)).astype(param_dtype)
         return (*out, features), {"w": w, "b": jnp.zeros((features,), param_dtype)}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
@@ -130,6 +132,8 @@ def conv(features: int, kernel: Sequence[int], *, stride: int | Sequence[int] = 
         _checks.floating_array("x", x)
         if x.ndim < n + 1 or x.shape[-1] != w.shape[-2]:
             raise ValueError(f"x: expected shape (..., {', '.join(['n'] * n)}, {w.shape[-2]}) for kernel {kernel}, got {tuple(x.shape)}")
+        params, x = to_compute(compute_dtype, params, x)
+        w, b = params["w"], params["b"]
         xb, lead = _batched(x, n)
         _empty("conv", x.shape[x.ndim - n - 1:], tuple(output_size(s, k, st, padding, a, d) for a, (s, k, st, d)
                in enumerate(zip(xb.shape[1:-1], kernel, stride, dilation))), f"kernel {kernel}")

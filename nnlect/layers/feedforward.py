@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from nnlect import _checks, activations, initializers
-from nnlect.layers._core import Layer, Shape, expect_keys, require_key
+from nnlect.layers._core import Layer, Shape, draw_dtype, expect_keys, require_key, to_compute
 from nnlect.regularization import dropout as _dropout
 
 Array = Any
@@ -39,14 +39,17 @@ def _known(name: str, size: Any) -> int:
     return size
 
 
-def dense(n: int, *, init: str = "lecun", param_dtype: Any = jnp.float32) -> Layer:
+def dense(n: int, *, init: str = "lecun", param_dtype: Any = jnp.float32, compute_dtype: Any = None) -> Layer:
     r"""Fully connected: :math:`net_j = \sum_m h_m w_{j,m} + b_j`, ``(..., n_in) -> (..., n)``.
 
     Arguments:
         n: output width.
         init: ``"lecun"``, ``"glorot"`` or ``"he"`` (:mod:`nnlect.initializers`) for ``w``;
             ``b`` starts at zero.
-        param_dtype: dtype of the stored params.
+        param_dtype: dtype of the stored params (drawn in float32, then cast).
+        compute_dtype: dtype of the product; None computes in the params' dtype. With
+            float32 params and ``bfloat16`` here, the float32 master weights are cast on
+            every call (mixed precision) and the output is bfloat16.
 
     Params: ``{"w": (n_in, n), "b": (n,)}``. Applied to ``(B, T, D)`` it maps every step.
     """
@@ -57,7 +60,8 @@ def dense(n: int, *, init: str = "lecun", param_dtype: Any = jnp.float32) -> Lay
         if len(in_shape) < 1:
             raise ValueError(f"in_shape: expected (..., features), got {tuple(in_shape)}; put flatten() or one_hot() first")
         n_in = _known("in_shape[-1]", in_shape[-1])
-        return (*in_shape[:-1], n), {"w": draw(key, (n_in, n), param_dtype), "b": jnp.zeros((n,), param_dtype)}
+        w = draw(key, (n_in, n), draw_dtype(param_dtype)).astype(param_dtype)
+        return (*in_shape[:-1], n), {"w": w, "b": jnp.zeros((n,), param_dtype)}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
         expect_keys(params, ("b", "w"))
@@ -67,6 +71,7 @@ def dense(n: int, *, init: str = "lecun", param_dtype: Any = jnp.float32) -> Lay
         _checks.floating_array("x", x)
         if x.ndim < 1 or x.shape[-1] != w.shape[0]:
             raise ValueError(f"x: expected shape (..., {w.shape[0]}), got {tuple(x.shape)}")
+        params, x = to_compute(compute_dtype, params, x)
         return affine(params, x)
 
     return Layer(init_fn, apply, "dense")
@@ -82,7 +87,8 @@ def activation(fn: str | Callable[[Array], Array], **options: Any) -> Layer:
     ``"softmax"`` (over the last axis), or an elementwise function.
 
     Arguments:
-        fn: the name (``"relu"``, ``"tanh"``, ...) or a callable ``f(z) -> same shape``.
+        fn: the name (``"relu"``, ``"tanh"``, ...) or a callable ``f(z) -> same shape``;
+            ``"softmax"`` computes (and returns) float32 even for bfloat16 inputs.
         **options: ``pieces=2`` for ``"maxout"`` (``(..., n * pieces) -> (..., n)``);
             ``stddev=1.0`` for ``"noisy_relu"``, which adds :math:`N(0, s^2)` noise in
             training (needs ``key``) and is a plain ReLU in evaluation; ``negative_slope``
@@ -95,7 +101,7 @@ def activation(fn: str | Callable[[Array], Array], **options: Any) -> Layer:
             raise ValueError(f"options: a callable activation takes no options, got {sorted(options)}")
         f, name, pieces = fn, getattr(fn, "__name__", "activation"), 1
     elif fn == "softmax":
-        f, name, pieces = (lambda z: jax.nn.softmax(z, axis=-1)), "softmax", 1
+        f, name, pieces = (lambda z: jax.nn.softmax(z.astype(jnp.promote_types(z.dtype, jnp.float32)), axis=-1)), "softmax", 1
     else:
         activations.get(fn)
         allowed = {"maxout": {"pieces"}, "noisy_relu": {"stddev"}, "leaky_relu": {"negative_slope"}, "elu": {"alpha"}}
@@ -208,25 +214,25 @@ def one_hot(vocab: int, *, dtype: Any = jnp.float32) -> Layer:
     return Layer(init_fn, apply, "one_hot")
 
 
-def embed(vocab: int, dim: int, *, param_dtype: Any = jnp.float32) -> Layer:
+def embed(vocab: int, dim: int, *, param_dtype: Any = jnp.float32, compute_dtype: Any = None) -> Layer:
     r"""A learned lookup table: ids ``(...)`` -> rows ``(..., dim)``; the same as
     :func:`one_hot` then a bias-free :func:`dense`, without building the one-hot matrix.
 
     Params: ``{"table": (vocab, dim)}``, drawn from :math:`N(0, 1/\text{dim})`. An id
-    outside ``[0, vocab)`` reads a row of NaN.
+    outside ``[0, vocab)`` reads a row of NaN. ``param_dtype``, ``compute_dtype`` as in :func:`dense`.
     """
     vocab = _checks.positive_int("vocab", vocab)
     dim = _checks.positive_int("dim", dim)
 
     def init_fn(key: Array, in_shape: Shape) -> tuple[Shape, dict]:
-        table = jax.random.normal(key, (vocab, dim), param_dtype) / math.sqrt(dim)
-        return (*in_shape, dim), {"table": table}
+        table = jax.random.normal(key, (vocab, dim), draw_dtype(param_dtype)) / math.sqrt(dim)
+        return (*in_shape, dim), {"table": table.astype(param_dtype)}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
         expect_keys(params, ("table",))
         if tuple(params["table"].shape) != (vocab, dim):
             raise ValueError(f"params: expected table ({vocab}, {dim}), got {tuple(params['table'].shape)}")
         _token_ids(x)
-        return lookup(params["table"], x)
+        return lookup(to_compute(compute_dtype, params)[0]["table"], x)
 
     return Layer(init_fn, apply, "embed")

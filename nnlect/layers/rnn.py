@@ -33,7 +33,7 @@ def recurrent(cell: Cell, *, output: str = "sequence", unroll: int = 1) -> Layer
 
     ``apply(params, x, *, key=None, train=False, h0=None, return_state=False)``: ``h0``
     ``(..., S)`` is the state to start from (zeros by default); with ``return_state=True``
-    it returns ``(y, s_T)``, what truncated backprop through time carries to the next
+    it returns ``(y, s_T)``, ``s_T`` in ``h0``'s dtype, what truncated backprop through time carries to the next
     window (gradients stop there when the caller passes it back as data).
     """
     if not isinstance(cell, Cell):
@@ -82,6 +82,8 @@ def recurrent(cell: Cell, *, output: str = "sequence", unroll: int = 1) -> Layer
             y = hs[-1].reshape((*lead, cell.n_hidden))
         else:
             y = s_last.reshape((*lead, cell.state_size))
-        return (y, s_last.reshape((*lead, cell.state_size))) if return_state else y
+        # the state goes back in h0's dtype, so a loop that carries it keeps one type
+        s_last = s_last.reshape((*lead, cell.state_size)).astype(s0.dtype)
+        return (y, s_last) if return_state else y
 
     return Layer(init_fn, apply, "recurrent")

@@ -44,6 +44,7 @@ def cnn(
     dropout: float = 0.0,
     init: str | None = None,
     dtype: Any = jnp.float32,
+    compute_dtype: Any = None,
 ) -> Model:
     r"""A plain CNN: convolutions (each optionally followed by a pooling), then dense layers.
 
@@ -60,6 +61,7 @@ def cnn(
         pooling: ``"avg"`` or ``"max"``.
         dropout: drop probability before each dense layer.
         init: initializer name, default per activation; the output layer is LeCun normal.
+        dtype, compute_dtype: param (storage) and compute dtypes, as in :func:`nnlect.mlp`.
 
     Returns:
         :class:`~nnlect.models.base.Model`: ``apply(params, x)`` maps ``(..., H, W, C)``
@@ -76,14 +78,15 @@ def cnn(
     for i, (c_out, k, p) in enumerate(convs):
         kernel = (k, k) if isinstance(k, int) else tuple(k)
         net += [L.named(f"conv_{i}", L.conv(c_out, kernel, padding=first_padding if i == 0 else conv_padding,
-                                            init=init, param_dtype=dtype)), act]
+                                            init=init, param_dtype=dtype, compute_dtype=compute_dtype)), act]
         if _checks.positive_int("convs", p) > 1:
             net.append(pool((p, p)))
     net.append(L.flatten())
     for j, width in enumerate(dense_sizes):
         last = j == len(dense_sizes) - 1
         net += [L.dropout(rate)] if rate > 0 else []
-        net += [L.named(f"dense_{j}", L.dense(width, init="lecun" if last else init, param_dtype=dtype))]
+        net += [L.named(f"dense_{j}", L.dense(width, init="lecun" if last else init, param_dtype=dtype,
+                                              compute_dtype=compute_dtype))]
         net += [] if last else [act]
     return build(serial(*net), input_shape)
 
@@ -100,6 +103,7 @@ def lenet5(
     n_classes: int = 10,
     init: str | None = None,
     dtype: Any = jnp.float32,
+    compute_dtype: Any = None,
 ) -> Model:
     r"""LeNet-5 (LeCun et al., 1998), the network behind the lecture's 0.95% MNIST error.
 
@@ -128,6 +132,7 @@ def lenet5(
         pooling: ``"avg"`` as in 1998, or ``"max"``.
         dropout: drop probability before C5, F6 and the output layer (0 = none).
         n_classes: number of outputs.
+        dtype, compute_dtype: param (storage) and compute dtypes, as in :func:`nnlect.mlp`.
 
     Returns:
         :class:`~nnlect.models.base.Model`; ``apply(params, x)`` maps ``(..., H, W, C)``
@@ -143,10 +148,11 @@ def lenet5(
     pad = ((LENET5_FIELD - h) // 2, (LENET5_FIELD - h + 1) // 2), ((LENET5_FIELD - w) // 2, (LENET5_FIELD - w + 1) // 2)
     pool, act, init = _pool(pooling), _activation(activation), init or initializers.DEFAULT_FOR_ACTIVATION[activation]
     drop = [L.dropout(dropout)] if _checks.rate("dropout", dropout) > 0 else []
-    dense = lambda i, n, how=init: [*drop, L.named(f"dense_{i}", L.dense(n, init=how, param_dtype=dtype))]
+    p = {"param_dtype": dtype, "compute_dtype": compute_dtype}
+    dense = lambda i, n, how=init: [*drop, L.named(f"dense_{i}", L.dense(n, init=how, **p))]
     return build(serial(
-        L.named("conv_0", L.conv(6, (5, 5), padding=pad, init=init, param_dtype=dtype)), act, pool((2, 2)),  # C1, S2
-        L.named("conv_1", L.conv(16, (5, 5), init=init, param_dtype=dtype)), act, pool((2, 2)),              # C3, S4
+        L.named("conv_0", L.conv(6, (5, 5), padding=pad, init=init, **p)), act, pool((2, 2)),  # C1, S2
+        L.named("conv_1", L.conv(16, (5, 5), init=init, **p)), act, pool((2, 2)),              # C3, S4
         L.flatten(), *dense(0, 120), act,                                                                      # C5
         *dense(1, 84), act,                                                                                    # F6
         *dense(2, n_classes, "lecun"),                                                                         # output

@@ -43,6 +43,7 @@ def mlp(
     maxout_pieces: int = 2,
     noise_stddev: float = 1.0,
     dtype: Any = jnp.float32,
+    compute_dtype: Any = None,
 ) -> Model:
     r"""A fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
@@ -56,7 +57,9 @@ def mlp(
             ``"sigmoid"``, ``"tanh"`` or ``"softmax"``.
         dropout: drop probability in ``[0, 1)`` after each hidden layer (one value or one per layer).
         init: ``"lecun"``, ``"glorot"`` or ``"he"``; default chosen per activation.
-        dtype: parameter dtype.
+        dtype: parameter dtype (storage).
+        compute_dtype: dtype of the products, None for ``dtype``; ``jnp.bfloat16`` with float32
+            params is mixed precision (see :func:`nnlect.layers.dense`). Losses stay float32.
 
     Returns:
         :class:`~nnlect.models.base.Model`; ``apply(params, x)`` maps ``(..., sizes[0])`` to
@@ -86,12 +89,13 @@ def mlp(
         initializers.get(i)
 
     L = layers
+    precision = {"param_dtype": dtype, "compute_dtype": compute_dtype}
     net = []
     for l, (width, act) in enumerate(zip(sizes[1:-1], acts)):
         options = {"pieces": pieces} if act == "maxout" else {"stddev": noise_stddev} if act == "noisy_relu" else {}
-        net += [L.named(f"dense_{l}", L.dense(width * (pieces if act == "maxout" else 1), init=inits[l], param_dtype=dtype)),
+        net += [L.named(f"dense_{l}", L.dense(width * (pieces if act == "maxout" else 1), init=inits[l], **precision)),
                 L.activation(act, **options)] + ([L.dropout(rates[l])] if rates[l] > 0 else [])
-    net.append(L.named(f"dense_{n_hidden_layers}", L.dense(sizes[-1], init=inits[-1], param_dtype=dtype)))
+    net.append(L.named(f"dense_{n_hidden_layers}", L.dense(sizes[-1], init=inits[-1], **precision)))
     if output_activation != "identity":
         net.append(L.activation(output_activation))
     return build(serial(*net), (sizes[0],))

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from nnlect import _checks, layers as L
-from nnlect.layers._core import context, expect_keys, layer_key
+from nnlect.layers._core import apply_in_order, context, expect_keys
 from nnlect.models.base import Model, build
 
 Array = Any
@@ -57,7 +57,8 @@ class RecurrentModel(Model):
 
 
 def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unroll: int = 1,
-              init: str = "glorot", backward: str = "bptt", dtype: Any = jnp.float32) -> RecurrentModel:
+              init: str = "glorot", backward: str = "bptt", dtype: Any = jnp.float32,
+              compute_dtype: Any = None) -> RecurrentModel:
     r"""An Elman network :math:`h_t = \tanh(W_{xh} x_t + W_{hh} h_{t-1} + b_h)`, :math:`y_t = W_{hy} h_t + b_y`.
 
     Arguments:
@@ -71,13 +72,14 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
             ``w_hh`` is a random orthogonal matrix, so :math:`W_{hh}` starts norm-preserving.
         backward: ``"bptt"`` (hand-written, fast) or ``"autodiff"``, which also allows
             forward-mode derivatives (``jax.jvp``); see :func:`nnlect.layers.elman`.
-        dtype: parameter dtype.
+        dtype, compute_dtype: param (storage) and compute dtypes, as in :func:`nnlect.mlp`.
 
     Returns:
         A :class:`RecurrentModel`. ``apply(params, x, *, key=None, train=False, h0=None,
         return_state=False)``:
 
-        - ``x``: ``(B, T)`` integer ids in ``[0, n_in)`` or ``(B, T, n_in)`` floats, ``T >= 1``;
+        - ``x``: ``(B, T)`` integer ids in ``[0, n_in)`` or ``(B, T, n_in)`` floats, ``T >= 1``
+          (any number of leading axes in place of ``B``, none included);
         - ``h0``: ``(B, H)`` initial state :math:`h_0`, default zeros (``initial_state(B)``);
         - ``key``: needed when ``train=True`` and ``dropout > 0``;
         - returns the logits ``(B, T, n_out)``, or ``(logits, h_T)`` with ``return_state=True``.
@@ -98,9 +100,9 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
     n_hidden = _checks.positive_int("n_hidden", n_hidden)
     rate = _checks.rate("dropout", dropout)
     unroll = _checks.positive_int("unroll", unroll)
-    cell = L.named("cell", L.recurrent(L.elman(n_hidden, vocab=n_in, init=init, backward=backward, param_dtype=dtype),
-                                       unroll=unroll))
-    head = [L.dropout(rate), L.named("readout", L.dense(n_out, init=init, param_dtype=dtype))]
+    p = {"param_dtype": dtype, "compute_dtype": compute_dtype}
+    cell = L.named("cell", L.recurrent(L.elman(n_hidden, vocab=n_in, init=init, backward=backward, **p), unroll=unroll))
+    head = [L.dropout(rate), L.named("readout", L.dense(n_out, init=init, **p))]
     net = L.serial(cell, *head)  # its init works out the params; apply below adds the carried state
     init_fn = build(net, (None,)).init
 
@@ -113,10 +115,8 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
         expect_keys(params, ("cell", "readout"))
         with context("layer 0 (cell)"):
             hs, h_last = cell.apply(params["cell"], x, h0=h0, return_state=True)
-        for i, layer in enumerate(head, start=1):
-            with context(f"layer {i} ({layer.name})"):
-                hs = layer.apply(params.get(layer.name, {}), hs, key=layer_key(key, i), train=train)
-        return (hs, h_last) if return_state else hs
+        logits = apply_in_order([(layer.name, layer) for layer in head], params, hs, key=key, train=train, start=1)
+        return (logits, h_last) if return_state else logits
 
     def step(params: dict, h: Array, x_t: Array) -> tuple[Array, Array]:
         r"""One step: ``h`` ``(B, H)``, ``x_t`` ``(B,)`` ids or ``(B, n_in)``; returns :math:`(h_t, y_t)`."""
