@@ -213,12 +213,12 @@ def series(key, n, length=64):
     x = jnp.sin(2 * jnp.pi * jnp.asarray([3.0, 4.0, 5.0])[y][:, None] * t + phase) + jax.random.normal(k_noise, (n, length))
     return x[..., None], y
 
-x_train, y_train = series(jax.random.key(0), 512 if SMALL else 2048)
-x_test, y_test = series(jax.random.key(1), 512)
+x_train, y_train = series(jax.random.key(0), 256 if SMALL else 2048)
+x_test, y_test = series(jax.random.key(1), 256 if SMALL else 512)
 print(x_train.shape, y_train.shape)'''),
         ("md", "## 1. A 1-D CNN: a kernel tuple of one int makes `conv` 1-D\n\n"
                "The length of the `kernel` tuple (and of the pooling `window`) sets the number of spatial axes."),
-        ("code", '''def train(model, epochs=3 if SMALL else 10):
+        ("code", '''def train(model, epochs=2 if SMALL else 10):
     params = model.init(jax.random.key(2))
     state, history = nl.train.fit(model, params, nl.softmax_cross_entropy, optax.adam(3e-3), x_train, y_train,
                                   key=jax.random.key(3), epochs=epochs, batch_size=64, eval_data=(x_test, y_test))
