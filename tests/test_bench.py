@@ -6,6 +6,7 @@ Nothing here reads a clock's value: timings are only checked to exist and be pos
 
 import copy
 import json
+import re
 import sys
 
 import numpy as np
@@ -106,7 +107,8 @@ def tiny_result():
 
 def test_results_file_follows_the_schema(tiny_result, tmp_path):
     path = run.write(tiny_result, str(tmp_path))
-    assert path.endswith("cpu-tiny.json")
+    assert path.endswith(run.file_name(tiny_result))
+    assert re.fullmatch(r"cpu-[a-z0-9._]+-tiny-\d{8}T\d{6}Z\.json", run.file_name(tiny_result))
     (loaded,) = report.load([path])
     env = loaded["env"]
     for key in ("versions", "backend", "device_kind", "device_count", "cpu_model", "blas", "env_vars",
@@ -118,6 +120,7 @@ def test_results_file_follows_the_schema(tiny_result, tmp_path):
     assert {(r["workload"], r["impl"]) for r in ok} == {(w, i) for w in ("xor", "mlp")
                                                        for i in ("nnlect", "nnlect_fused", "numpy_ref")}
     for r in ok:
+        assert r["precision"] == "f32"  # on a CPU; "f32 (tf32)" for XLA on a GPU, "bf16" for bf16 rows
         assert r["step_s"]["min"] <= r["step_s"]["median"] <= r["step_s"]["max"]
         assert r["examples_per_s"]["median"] > 0 and r["fraction_of_peak"] > 0
         assert set(r["speedup"]) == {"nnlect", "nnlect_fused", "numpy_ref"} - {r["impl"]}
@@ -125,20 +128,41 @@ def test_results_file_follows_the_schema(tiny_result, tmp_path):
     assert fused["steps_per_call"] == loaded["workloads"]["xor"]["fused_steps"]
 
 
-def test_report_merges_runs_from_several_backends_into_one_table(tiny_result, tmp_path):
-    # A second run relabelled as another backend stands in for a file from a GPU machine.
-    other = copy.deepcopy(tiny_result)
-    other["backend"] = "gpu"
-    paths = []
-    for r in (tiny_result, other):
-        paths.append(run.write(r, str(tmp_path)))
-    md, png = tmp_path / "results.md", tmp_path / "chart.png"
+def test_report_merges_runs_from_several_machines_with_unique_labels(tiny_result, tmp_path, capsys):
+    """Two GPU hosts and two CPU runs of one host: four files, four columns, nothing overwritten."""
+    runs = [copy.deepcopy(tiny_result) for _ in range(4)]
+    runs[1]["created"] = "2026-11-29T05:00:00+00:00"  # the same host again, later
+    for r, host in zip(runs[2:], ("node-a", "node-b")):
+        r["backend"], r["env"]["device_kind"], r["env"]["host"] = "gpu", "NVIDIA H200", host
+    paths = [run.write(r, str(tmp_path)) for r in runs]
+    assert len(set(paths)) == 4 and all((tmp_path / p).exists() for p in paths)
+    assert [report.labels(runs)[i].split()[:2] for i in range(4)] == [["cpu", "tiny"]] * 2 + [["gpu", "tiny"]] * 2
+    assert len(set(report.labels(runs))) == 4
+    md, png = tmp_path / "results.md", tmp_path / "ratios.png"
     assert cli.main(["bench", "report", *paths, "--out-md", str(md), "--out-png", str(png)]) == 0
+    printed = capsys.readouterr().out
+    assert "÷ numpy_ref" in printed and "| mlp | nnlect_fused | f32 |" in printed  # the ratios are printed
     text = md.read_text()
     header = next(line for line in text.splitlines() if line.startswith("| workload | impl |"))
-    assert "cpu tiny examples/s" in header and "gpu tiny examples/s" in header
+    assert "gpu tiny NVIDIA H200 node-a examples/s" in header and "gpu tiny NVIDIA H200 node-b examples/s" in header
     assert "| xor | nnlect_fused |" in text and "| mlp | numpy_ref |" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ratios_span_the_slowest_and_fastest_repeats(tiny_result):
+    rows = report.ratio_rows(tiny_result)
+    assert {(r["workload"], r["impl"], r["peer"]) for r in rows} >= {("mlp", "nnlect", "numpy_ref")}
+    for r in rows:
+        assert 0 < r["min"] <= r["median"] <= r["max"]
+
+
+def test_the_agreement_check_runs_at_true_float32():
+    import jax
+
+    with run.true_float32():
+        assert jax.config.jax_default_matmul_precision == "highest"
+    assert run.precision_label("nnlect", "gpu") == "f32 (tf32)" and run.precision_label("nnlect_bf16", "gpu") == "bf16"
+    assert run.precision_label("numpy_ref", "gpu") == "f32" and run.precision_label("flax", "tpu") == "f32 (bf16 passes)"
 
 
 def test_report_rejects_a_file_that_is_not_a_results_file(tmp_path, capsys):

@@ -71,6 +71,7 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": {p: _version(p) for p in ("jax", "jaxlib", "flax", "optax", "numpy", "torch")},
         "backend": jax.default_backend(),
+        "host": platform.node(),
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
         "cpu_model": cpu_model(),

@@ -4,12 +4,24 @@ time each one, and write one JSON file per run (see ``benchmarks/README.md``).
 Row statuses: ``ok`` (timed), ``skipped`` (not importable / not applicable, with a note),
 ``disagrees`` (its loss after the check steps differs from nnlect's: not timed),
 ``error`` (an exception, its message in the note).
+
+**Precision.** The agreement check runs at true float32 (``jax.default_matmul_precision
+("highest")``, TF32 off in PyTorch), so a GPU's TF32 or a TPU's bf16 passes cannot make a
+correct implementation "disagree". The timed steps run at the backend's default precision,
+and every row says which (``precision``: ``f32``, ``f32 (tf32)``, ``f32 (bf16 passes)``,
+``bf16``), as does the peak its fraction of peak divides by.
+
+**Files.** :func:`write` names a run by device kind, host, mode and UTC time
+(``cpu-myhost-full-20261129T041200Z.json``), so runs of several machines, or a subset run
+after a full one, never overwrite each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import re
 import math
 import os
 import subprocess
@@ -27,13 +39,14 @@ from nnlect.bench.workloads import Workload
 SCHEMA = "nnlect-bench/1"
 IMPLS = ("nnlect", "nnlect_fused", "numpy_ref", "jnp_ref", "flax", "torch")
 SWEEP_IMPLS = {"full": ("nnlect", "numpy_ref", "flax", "torch"), "quick": ("nnlect", "numpy_ref", "torch")}
-BF16_FAMILIES = ("mlp", "lenet5")
+BF16_FAMILIES = ("mlp", "lenet5", "rnn")
 SETTINGS = {  # repeats, seconds per repeat at least, check steps
     "full": {"repeats": 5, "min_repeat_s": 0.5, "check_steps": 3},
     "quick": {"repeats": 3, "min_repeat_s": 0.15, "check_steps": 3},
     "tiny": {"repeats": 2, "min_repeat_s": 0.0, "check_steps": 2},
 }
 RTOL = 2e-3  # float32 losses after a few steps, different summation orders
+RTOL_BF16 = 5e-2  # bfloat16 products (8-bit mantissa) against nnlect's float32 loss
 
 
 def _factory(impl: str) -> Callable:
@@ -71,17 +84,50 @@ def steps_per_call(impl: str, w: Workload) -> int:
     return w.fused_steps if impl.startswith("nnlect_fused") else 1
 
 
+@contextlib.contextmanager
+def true_float32():
+    """Float32 matmuls and convolutions at full precision: JAX's ``"highest"`` matmul
+    precision, and PyTorch's TF32 switched off (when PyTorch is loaded)."""
+    torch = sys.modules.get("torch")
+    saved = None
+    if torch is not None:
+        saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with jax.default_matmul_precision("highest"):
+            yield
+    finally:
+        if saved is not None:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def precision_label(impl: str, backend: str) -> str:
+    """The precision a row is TIMED at: ``bf16``; ``f32 (tf32)`` for XLA on a GPU (and
+    PyTorch's convolutions there, cuDNN's default); ``f32 (bf16 passes)`` for XLA on a TPU;
+    ``f32`` otherwise."""
+    if impl.endswith("_bf16"):
+        return "bf16"
+    if backend == "gpu" and impl in ("nnlect", "nnlect_fused", "jnp_ref", "flax", "torch"):
+        return "f32 (tf32)" if impl != "torch" else "f32 (tf32 convs)"
+    if backend == "tpu" and impl in ("nnlect", "nnlect_fused", "jnp_ref", "flax"):
+        return "f32 (bf16 passes)"
+    return "f32"
+
+
 def check_loss(impl: str, w: Workload, params: dict, data: tuple, steps: int) -> dict:
-    """Losses of a fresh runner at the initial params and after ``steps`` training steps."""
-    runner = _factory(impl)(w, params, data, steps)
-    initial = runner.loss()
-    runner.block(runner.call())
-    return {"loss_initial": initial, "loss_after_check": runner.loss(), "check_steps": steps}
+    """Losses of a fresh runner at the initial params and after ``steps`` training steps,
+    computed at true float32 (:func:`true_float32`) whatever the backend's default."""
+    with true_float32():
+        runner = _factory(impl)(w, params, data, steps)
+        initial = runner.loss()
+        runner.block(runner.call())
+        return {"loss_initial": initial, "loss_after_check": runner.loss(), "check_steps": steps}
 
 
 def measure_impl(impl: str, w: Workload, params: dict, data: tuple, settings: dict) -> dict:
     """The check losses and the timings of one implementation on one workload."""
-    row = {"workload": w.name, "family": w.family, "impl": impl, "status": "ok", "note": ""}
+    row = {"workload": w.name, "family": w.family, "impl": impl, "status": "ok", "note": "",
+           "precision": precision_label(impl, jax.default_backend())}
     reason = skip_reason(impl, w)
     if reason:
         return {**row, "status": "skipped", "note": reason}
@@ -123,6 +169,7 @@ def add_derived(row: dict, w: Workload, peak: dict) -> None:
     row["gflops"] = w.flops_per_step / step["median"] / 1e9
     ref = peak.get("bfloat16" if row["impl"].endswith("_bf16") else "float32") or peak["float32"]
     row["fraction_of_peak"] = row["gflops"] / ref["gflops"]
+    row["peak_precision"] = "bf16" if row["impl"].endswith("_bf16") and peak.get("bfloat16") else "f32 (default)"
 
 
 def compare(rows: list[dict]) -> None:
@@ -139,7 +186,8 @@ def compare(rows: list[dict]) -> None:
             if anchor is not None and "loss_after_check" in row:
                 a, b = anchor["loss_after_check"], row["loss_after_check"]
                 row["loss_rel_diff"] = abs(a - b) / max(abs(a), 1e-12)
-                if not row["loss_rel_diff"] <= RTOL and row["status"] == "ok":  # a NaN difference disagrees too
+                rtol = RTOL_BF16 if row["impl"].endswith("_bf16") else RTOL
+                if not row["loss_rel_diff"] <= rtol and row["status"] == "ok":  # a NaN difference disagrees too
                     row["status"] = "disagrees"
                     row["note"] = f"loss after check steps {b:.6g} vs nnlect {a:.6g}: not timed"
         timed = [r for r in group if r["status"] == "ok"]
@@ -217,11 +265,22 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
     return result
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", str(text)).strip("_").lower() or "unknown"
+
+
+def file_name(result: dict) -> str:
+    """``<device kind>-<host>-<mode>[-bf16]-<UTC time>.json``, e.g. ``nvidia_h200-node7-full-bf16-20261129T041200Z.json``."""
+    created = datetime.datetime.fromisoformat(result["created"]).strftime("%Y%m%dT%H%M%SZ")
+    dtype = "-bf16" if result.get("dtype") == "bfloat16" else ""
+    return f"{_slug(result['env']['device_kind'])}-{_slug(result['env'].get('host', ''))}-{result['mode']}{dtype}-{created}.json"
+
+
 def write(result: dict, out_dir: str) -> str:
-    """Store ``result`` as ``<out_dir>/<backend>-<mode>.json`` (atomically); returns the path."""
+    """Store ``result`` as ``<out_dir>/`` :func:`file_name` (atomically); returns the path."""
     from nnlect.io import atomic_write_text
 
-    path = os.path.join(out_dir, f"{result['backend']}-{result['mode']}.json")
+    path = os.path.join(out_dir, file_name(result))
     os.makedirs(out_dir, exist_ok=True)
     atomic_write_text(path, json.dumps(result, indent=1, default=float) + "\n")
     return path

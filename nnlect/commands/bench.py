@@ -1,9 +1,10 @@
 """``nnlect bench``: training throughput of nnlect against the handwritten references and peers.
 
 ``nnlect bench run [--quick] [--workloads ...] [--impls ...] [--out DIR] [--dtype bf16]
-[--numpy-unset-openblas-coretype]`` writes ``DIR/<backend>-<mode>.json``;
+[--numpy-unset-openblas-coretype]`` writes ``DIR/<device>-<host>-<mode>[-bf16]-<UTC time>.json``
+(``DIR`` defaults to ``./nnlect-bench``, outside the committed ``benchmarks/results``);
 ``nnlect bench report FILES... [--out-md PATH] [--out-png PATH]`` merges runs from several
-machines into one Markdown table and one PNG chart; ``nnlect bench profile WORKLOAD IMPL``
+machines into one Markdown report and one chart of ratios, and prints the ratios; ``nnlect bench profile WORKLOAD IMPL``
 prints where one implementation's step time goes. See ``benchmarks/README.md``.
 """
 
@@ -23,14 +24,15 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench_command", metavar="{run,report,profile}", required=True)
-    r = sub.add_parser("run", help="run the suite and write <out>/<backend>-<mode>.json",
+    r = sub.add_parser("run", help="run the suite and write <out>/<device>-<host>-<mode>-<time>.json",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("--quick", action="store_true", help="fewer repeats and a 2-point batch sweep (< 3 min on 2 cores)")
     r.add_argument("--workloads", nargs="+", metavar="NAME", help="workload names or families (default: all)")
     r.add_argument("--impls", nargs="+", metavar="IMPL", help="implementations (default: all)")
-    r.add_argument("--out", default="benchmarks/results", help="folder for the JSON file")
+    r.add_argument("--out", default="nnlect-bench",
+                   help="folder for the JSON file (commit results to benchmarks/results deliberately)")
     r.add_argument("--dtype", choices=("f32", "bf16"), default="f32",
-                   help="bf16 adds mixed-precision nnlect rows for mlp and lenet5 (meant for GPU/TPU)")
+                   help="bf16 adds mixed-precision nnlect rows (compute_dtype=bfloat16) for mlp, lenet5, rnn (meant for GPU/TPU)")
     r.add_argument("--numpy-unset-openblas-coretype", action="store_true",
                    help="measure the NumPy reference in a subprocess with OPENBLAS_CORETYPE unset")
     r.add_argument("--seed", type=int, default=0, help="seed of the shared initial params and batches")
@@ -39,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", help="merge result files into Markdown and a PNG chart",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILES", help="JSON files written by `nnlect bench run`")
-    p.add_argument("--out-md", default="benchmarks/results/results.md", help="Markdown output")
-    p.add_argument("--out-png", default="benchmarks/results/throughput.png", help="PNG chart output ('' for none)")
+    p.add_argument("--out-md", default="nnlect-bench/results.md", help="Markdown output")
+    p.add_argument("--out-png", default="nnlect-bench/ratios.png", help="PNG chart of the ratios ('' for none)")
     f = sub.add_parser("profile", help="per-op time of one implementation on one workload",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f.add_argument("workload", help="a workload name, e.g. lenet5, rnn_small, mlp")
@@ -63,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     for row in result["rows"]:
         eps = row.get("examples_per_s", {}).get("median")
         shown = f"{eps:12.4g} examples/s" if eps else f"{row['status']:>23s}"
-        print(f"{row['workload']:12s} {row['impl']:18s} {shown}  {row['note']}")
+        print(f"{row['workload']:12s} {row['impl']:18s} {row.get('precision', ''):17s} {shown}  {row['note']}")
     print(f"wrote {path} ({result['seconds']:.0f} s)")
     return 1 if bad else 0
 
@@ -73,6 +75,7 @@ def _report(args: argparse.Namespace) -> int:
     from nnlect.io import atomic_write_text
 
     runs = report.load(args.files)
+    print(report.ratios_markdown(runs))
     atomic_write_text(args.out_md, report.markdown(runs))
     print(f"wrote {args.out_md}")
     if args.out_png:
