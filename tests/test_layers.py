@@ -63,7 +63,7 @@ def stacks(draw):
     return in_shape, layers
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(stacks(), st.integers(0, 2**16))
 def test_random_stacks_init_apply_jit_grad_vmap_agree(case, seed):
     in_shape, body = case
