@@ -60,15 +60,18 @@ def label(run: dict) -> str:
 
 def labels(runs: list[dict]) -> list[str]:
     """One label per run, unique: ``<backend> <mode>[ bf16]``, then the device kind, the host
-    and the UTC time, each added only while two runs still share a label."""
+    and the UTC time, each added only to runs that still share a label and differ in it."""
     out = [label(r) for r in runs]
     extras = (lambda r: r["env"].get("device_kind", "?"), lambda r: r["env"].get("host", "?"),
               lambda r: r.get("created", "?"))
     for extra in extras:
-        if len(set(out)) == len(out):
-            break
-        dup = {x for x in out if out.count(x) > 1}
-        out = [f"{x} {extra(r)}" if x in dup else x for x, r in zip(out, runs)]
+        groups: dict[str, list[int]] = {}
+        for i, x in enumerate(out):
+            groups.setdefault(x, []).append(i)
+        for members in groups.values():
+            if len(members) > 1 and len({extra(runs[i]) for i in members}) > 1:
+                for i in members:
+                    out[i] = f"{out[i]} {extra(runs[i])}"
     return [x if out.count(x) == 1 else f"{x} #{i + 1}" for i, x in enumerate(out)]
 
 
