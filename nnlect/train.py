@@ -22,6 +22,7 @@ resumed from a checkpoint sees exactly the numbers an uninterrupted run sees.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable, NamedTuple
 
@@ -89,6 +90,28 @@ def _update(model: Model, loss: Loss, optimizer: optax.GradientTransformation, m
     return update
 
 
+def _memoized(make):
+    """Cache a ``make_*`` factory on its arguments, so a second :func:`fit` (or a second call
+    of the factory) with the same model, loss, optimizer and settings reuses the jitted
+    function, and with it JAX's compilations. Unhashable arguments skip the cache."""
+    cache: dict = {}
+
+    @functools.wraps(make)
+    def cached(*args, **kwargs):
+        key = (args, tuple(sorted(kwargs.items())))
+        try:
+            hash(key)
+        except TypeError:
+            return make(*args, **kwargs)
+        if key not in cache:
+            if len(cache) >= 64:  # keep the oldest models from living forever
+                cache.pop(next(iter(cache)))
+            cache[key] = make(*args, **kwargs)
+        return cache[key]
+
+    return cached
+
+
 def _jit(fn, mesh, donate: bool):
     """``jax.jit(fn)``; with a mesh the outputs (state, losses) are pinned replicated."""
     donate_argnums = (0,) if donate else ()
@@ -97,6 +120,7 @@ def _jit(fn, mesh, donate: bool):
     return jax.jit(fn, donate_argnums=donate_argnums, out_shardings=parallel.replicated(mesh))
 
 
+@_memoized
 def make_train_step(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
                     donate: bool = True, mesh=None) -> Callable[..., tuple[TrainState, Array]]:
     """A jitted ``step(state, x, y, key) -> (state, loss)``: forward, backward, Optax update.
@@ -126,6 +150,7 @@ def make_train_step(model: Model, loss: Loss, optimizer: optax.GradientTransform
     return sharded_step
 
 
+@_memoized
 def make_train_epoch(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
                      batch_size: int, donate: bool = True, mesh=None) -> Callable[..., tuple[TrainState, Array]]:
     """A jitted ``epoch(state, x, y, key) -> (state, losses)`` running a whole epoch in one call.
@@ -173,6 +198,7 @@ def make_train_epoch(model: Model, loss: Loss, optimizer: optax.GradientTransfor
     return sharded_epoch
 
 
+@_memoized
 def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
                     repeat: int | None = None, donate: bool = True,
                     mesh=None) -> Callable[..., tuple[TrainState, Array]]:
@@ -206,6 +232,20 @@ def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransform
     return sharded_scan
 
 
+@_memoized
+def _make_indexed_step(model: Model, loss: Loss, optimizer: optax.GradientTransformation):
+    """``step(state, x, y, order, i, key)``: the training step on minibatch ``x[order[i]]``,
+    gathered inside the jitted call (what :func:`fit`'s step loop runs on one device)."""
+    update = _update(model, loss, optimizer)
+
+    def step(state: TrainState, x: Array, y: Array, order: Array, i: Array, key: Array):
+        idx = order[i]
+        return update(state, x[idx], y[idx], key)
+
+    return jax.jit(step, donate_argnums=(0,))
+
+
+@_memoized
 def make_evaluate(model: Model, loss: Loss, metric: Callable[[Array, Array], Array] | None = accuracy,
                   *, batch_size: int = 1024, mesh=None) -> Callable[[Any, Array, Array], dict]:
     """``evaluate(params, x, y) -> {"loss": float, "metric": float}`` over a whole set, in batches.
@@ -257,7 +297,8 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
         eval_data: optional ``(x, y)`` evaluated after every epoch.
         metric: ``metric(outputs, y)`` reported for ``eval_data`` (default accuracy), or None.
         fused: run each epoch as one XLA call (:func:`make_train_epoch`); False runs a jitted
-            step per minibatch from Python (:func:`make_train_step`), same numbers.
+            step per minibatch from Python, the minibatch gathered inside the step (no eager
+            slicing per step), same numbers.
         state, start_epoch: continue a run (``state`` from a checkpoint, epochs counted from
             ``start_epoch``).
         callback: called after every epoch with the history row and the state
@@ -267,6 +308,9 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
             one over all devices. Same numbers as one device, up to float32 rounding of
             the all-reduced gradient sum. Multi-host: every host calls ``fit`` with the same
             ``x``, ``y`` and ``key`` after :func:`nnlect.parallel.initialize`.
+
+    The jitted functions are cached on ``(model, loss, optimizer, batch_size, mesh)``: a
+    second ``fit`` with the same objects (another run, a resume) compiles nothing.
 
     Returns:
         ``(state, history)``; ``history`` has one dict per epoch with ``epoch``,
@@ -294,6 +338,17 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
     evaluate = make_evaluate(model, loss, metric, mesh=mesh) if eval_data is not None else None
     if fused:
         run_epoch = make_train_epoch(model, loss, optimizer, batch_size=batch_size, mesh=mesh)
+    elif mesh is None:
+        step_at = _make_indexed_step(model, loss, optimizer)
+
+        def run_epoch(state, x, y, key):
+            # The batch is gathered inside the jitted step: no eager slicing per step.
+            order = epoch_order(key, state.step, x.shape[0], batch_size)
+            losses = []
+            for i in range(order.shape[0]):
+                state, value = step_at(state, x, y, order, i, key)
+                losses.append(value)
+            return state, jnp.stack(losses)
     else:
         step = make_train_step(model, loss, optimizer, mesh=mesh)
         sync = parallel.needs_sync(mesh)

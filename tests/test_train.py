@@ -110,3 +110,26 @@ def test_fit_rejects_bad_arguments_and_divergence():
     with pytest.raises(FloatingPointError, match="diverged in epoch 1"):
         nl.train.fit(model, p, nl.half_squared_error, optax.sgd(0.1), x * np.nan, y, key=jax.random.key(0),
                      epochs=1, batch_size=5)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_second_fit_with_the_same_configuration_compiles_nothing(fused):
+    """fit caches its jitted functions on (model, loss, optimizer, settings): calling it again,
+    e.g. for another run or to resume, reuses JAX's compilations."""
+    model, optimizer = nl.mlp([6, 8, 3], "tanh", dropout=0.2), optax.adam(1e-2)
+    x = jax.random.normal(jax.random.key(0), (96, 6))
+    y = jnp.arange(96) % 3
+    kw = dict(key=jax.random.key(1), epochs=2, batch_size=32, fused=fused, eval_data=(x[:40], y[:40]))
+    params = model.init(jax.random.key(2))
+    first, _ = nl.train.fit(model, params, nl.softmax_cross_entropy, optimizer, x, y, **kw)
+    compiles = []
+    listener = lambda event, duration, **_: compiles.append(event) if event == "/jax/core/compile/backend_compile_duration" else None
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        second, history = nl.train.fit(model, params, nl.softmax_cross_entropy, optimizer, x, y, **kw)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    assert len(history) == 2 and "eval_loss" in history[-1]
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(second.params)):
+        np.testing.assert_array_equal(a, b)  # and the same run gives the same numbers
