@@ -252,18 +252,26 @@ def test_model_gradients_equal_autodiff_of_a_plain_elman_scan(seed, float_inputs
 
 
 def test_truncated_bptt_stops_at_the_window_boundary_with_the_custom_backward(model_and_params):
-    """h0 given as a constant gets no gradient, while the loss of h_T still reaches the params."""
+    """Two windows: the second starts from the first's h_T. Carried as data (stop_gradient,
+    what nnlect.lm does), the second window's gradient is that of the window alone from that
+    state; carried through, it also reaches back into the first window, and differs. The
+    custom backward still gives h0 its gradient when the caller asks for it."""
     model, params = model_and_params
-    x = tokens((2, 6), seed=4)
-    h0 = jnp.asarray(np.random.default_rng(5).normal(size=(2, H)), jnp.float32)
+    x1, x2 = tokens((2, 6), seed=4), tokens((2, 6), seed=6)
 
-    def loss(p, h0, x):
-        logits, h_last = model.apply(p, x, h0=h0, return_state=True)
+    def second_window_loss(p, carry):
+        _, h_t = model.apply(p, x1, return_state=True)
+        logits, h_last = model.apply(p, x2, h0=carry(h_t), return_state=True)
         return jnp.sum(logits ** 2) + jnp.sum(h_last)
 
-    g_params = jax.jit(jax.grad(lambda p, h0, x: loss(p, jax.lax.stop_gradient(h0), x)))(params, h0, x)
-    np.testing.assert_allclose(g_params["cell"]["w_hh"], jax.grad(loss)(params, h0, x)["cell"]["w_hh"], rtol=1e-5)
-    assert np.all(np.asarray(jax.grad(loss, argnums=1)(params, h0, x)) != 0)
-    g_last = jax.grad(lambda p: jnp.sum(model.apply(p, x, h0=h0, return_state=True)[1]))(params)
+    truncated = jax.jit(jax.grad(lambda p: second_window_loss(p, jax.lax.stop_gradient)))(params)
+    through = jax.grad(lambda p: second_window_loss(p, lambda h: h))(params)
+    h_t = model.apply(params, x1, return_state=True)[1]
+    alone = jax.grad(lambda p: second_window_loss(p, lambda _: h_t))(params)
+    np.testing.assert_allclose(truncated["cell"]["w_hh"], alone["cell"]["w_hh"], rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(through["cell"]["w_hh"] - truncated["cell"]["w_hh"])).max() > 1e-3
+    d_h0 = jax.grad(lambda h: jnp.sum(model.apply(params, x2, h0=h, return_state=True)[1]))(h_t)
+    assert np.all(np.asarray(d_h0) != 0)
+    g_last = jax.grad(lambda p: jnp.sum(model.apply(p, x2, h0=h_t, return_state=True)[1]))(params)
     assert np.abs(np.asarray(g_last["cell"]["w_hh"])).max() > 0
-    assert np.abs(np.asarray(g_last["readout"]["w"])).max() == 0
+    assert np.abs(np.asarray(g_last["readout"]["w"])).max() == 0  # h_T does not pass the readout
