@@ -68,6 +68,17 @@ def positive(name: str, value: Any) -> float:
     return value
 
 
+def fraction(name: str, value: Any) -> float:
+    """A finite Python number in [0, 1], such as a target error rate."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a fraction in [0, 1], got {value!r}") from None
+    if not (0.0 <= value <= 1.0):  # NaN fails this too
+        raise ValueError(f"{name}: expected a fraction in [0, 1] (0.03 is 3%), got {value}")
+    return value
+
+
 def positive_int(name: str, value: Any) -> int:
     """A strictly positive Python int (a size, a count of epochs)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

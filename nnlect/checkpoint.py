@@ -51,10 +51,12 @@ class CheckpointError(ValueError):
 
 def save(path: str | os.PathLike, tree: Any, *, meta: dict | None = None) -> Path:
     """Write ``tree`` (and JSON-able ``meta``) to ``path`` atomically; returns the path."""
+    try:
+        meta_text = json.dumps(meta or {}, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"meta: expected a JSON-serializable dict (str, numbers, lists, dicts), got {e}") from None
     host_tree = jax.tree.map(np.asarray, tree)
-    payload = serialization.msgpack_serialize(
-        {"meta": json.dumps(meta or {}, sort_keys=True), "tree": serialization.to_state_dict(host_tree)}
-    )
+    payload = serialization.msgpack_serialize({"meta": meta_text, "tree": serialization.to_state_dict(host_tree)})
     return atomic_write_bytes(path, MAGIC + hashlib.sha256(payload).digest() + payload)
 
 

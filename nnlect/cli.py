@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A classic neural-networks lecture as fast, pure JAX functions: "
         "run its experiments, train its models, benchmark them.",
     )
+    from nnlect import __version__
+
+    parser.add_argument("--version", action="version", version=f"nnlect {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _commands():
         p = sub.add_parser(module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),

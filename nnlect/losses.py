@@ -76,6 +76,8 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
         (or float64) whatever the logits' dtype: a bfloat16 network's loss is float32.
     """
     _checks.floating_array("logits", logits)
+    if logits.size == 0:
+        raise ValueError(f"logits: expected at least one example, got shape {tuple(logits.shape)} (the mean of none is NaN)")
     log_p = jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
     if jnp.issubdtype(labels.dtype, jnp.integer):
         labels = _class_labels(labels, logits)

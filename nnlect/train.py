@@ -263,6 +263,8 @@ def make_evaluate(model: Model, loss: Loss, metric: Callable[[Array, Array], Arr
 
     def evaluate(params, x, y) -> dict:
         n = x.shape[0]
+        if n == 0:
+            raise ValueError(f"x: expected at least one example to evaluate, got shape {tuple(x.shape)}")
         total_loss = total_metric = 0.0
         if mesh is not None:
             params = parallel.replicate(mesh, params)

@@ -53,3 +53,41 @@ def test_unknown_names():
         nl.mlp([2, 3, 1], output_activation="relu")
     with pytest.raises(ValueError, match=r"init: expected one of .* got 'xavier'"):
         nl.mlp([2, 3, 1], init="xavier")
+
+
+@pytest.mark.parametrize("recipe", ["mlp", "lenet5"])
+@pytest.mark.parametrize("flags, flag", [
+    (["--lr", "-1"], "--lr"), (["--lr", "0"], "--lr"), (["--lr", "nan"], "--lr"),
+    (["--target-error", "nan"], "--target-error"), (["--target-error", "3"], "--target-error"),
+])
+def test_training_flags_that_cannot_work_are_refused_before_any_work(recipe, flags, flag, tmp_path, capsys):
+    from nnlect import cli
+
+    out = tmp_path / "run"
+    rc = cli.main(["train", recipe, "--data", "digits", "--epochs", "1", "--out", str(out), *flags])
+    assert rc == 2
+    assert flag in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())  # nothing was written
+
+
+def test_version_flag(capsys):
+    from nnlect import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"nnlect {nl.__version__}"
+
+
+def test_checkpoint_meta_that_is_not_json_names_meta(tmp_path):
+    with pytest.raises(TypeError, match=r"meta: expected a JSON-serializable dict"):
+        nl.checkpoint.save(tmp_path / "c.msgpack", {"w": jnp.ones(2)}, meta={"when": object()})
+    assert not (tmp_path / "c.msgpack").exists()
+
+
+def test_empty_sets_are_refused_not_nan(mlp):
+    model, params = mlp
+    evaluate = nl.train.make_evaluate(model, nl.softmax_cross_entropy)
+    with pytest.raises(ValueError, match=r"x: expected at least one example to evaluate, got shape \(0, 4\)"):
+        evaluate(params, jnp.ones((0, 4)), jnp.zeros((0,), jnp.int32))
+    with pytest.raises(ValueError, match=r"logits: expected at least one example, got shape \(0, 3\)"):
+        nl.softmax_cross_entropy(jnp.ones((0, 3)), jnp.zeros((0,), jnp.int32))

@@ -147,6 +147,8 @@ def make_step_loop_epoch(model: Model, optimizer: optax.GradientTransformation, 
 
 def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
+    _checks.positive("--lr", args.lr)  # before any work: -1, 0 and nan would train and exit 0
+    _checks.fraction("--target-error", args.target_error)
     if args.train_size is not None:
         _checks.positive_int("--train-size", args.train_size)
     if args.shift < 0:

@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 import nnlect as nl
-from nnlect import checkpoint
+from nnlect import _checks, checkpoint
 from nnlect.commands._progress import EpochBar
 
 NAME = "mlp"
@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict:
     from nnlect.data import mnist
 
+    _checks.positive("--lr", args.lr)  # before any work: -1, 0 and nan would train and exit 0
+    if args.target_error is not None:
+        _checks.fraction("--target-error", args.target_error)
     t0 = time.perf_counter()
     source = {"digits": "digits", "mnist": "idx", "tfds": "tfds"}[args.data]
     splits = mnist.load(source, data_dir=args.data_dir)
