@@ -183,6 +183,12 @@ def to_compute(compute_dtype: Any, params: Params, x: Array | None = None) -> tu
     return params, x
 
 
+def no_params(params: Any, what: str = "this layer") -> None:
+    """Raise unless ``params`` is empty: what a layer without params accepts."""
+    if params not in ({}, None, ()):
+        raise ValueError(f"params: {what} has no params, expected {{}}, got {params!r}")
+
+
 def require_key(key: Array | None, why: str) -> None:
     """Training with randomness and no key is an error that says how to fix the call."""
     if key is None:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from nnlect import _checks, initializers
-from nnlect.layers._core import Layer, Shape, draw_dtype, expect_keys, to_compute
+from nnlect.layers._core import Layer, Shape, draw_dtype, expect_keys, no_params, to_compute
 
 Array = Any
 _SPATIAL = "DHW"  # letters for up to 3 spatial axes; more get "0", "1", ...
@@ -170,8 +170,7 @@ def _pool(kind: str, window: Any, stride: Any, padding: Any) -> Layer:
         return (*out, in_shape[-1]), {}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
-        if params not in ({}, None, ()):
-            raise ValueError(f"params: {kind} has no params, expected {{}}, got {params!r}")
+        no_params(params, kind)
         _checks.floating_array("x", x)
         if x.ndim < n + 1:
             raise ValueError(f"x: expected shape (..., {', '.join(['n'] * n)}, C) for window {window}, got {tuple(x.shape)}")

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from nnlect import _checks, activations, initializers
-from nnlect.layers._core import Layer, Shape, draw_dtype, expect_keys, require_key, to_compute
+from nnlect.layers._core import Layer, Shape, draw_dtype, expect_keys, no_params, require_key, to_compute
 from nnlect.regularization import dropout as _dropout
 
 Array = Any
@@ -77,11 +77,6 @@ def dense(n: int, *, init: str = "lecun", param_dtype: Any = jnp.float32, comput
     return Layer(init_fn, apply, "dense")
 
 
-def _no_params(params: Any) -> None:
-    if params not in ({}, None, ()):
-        raise ValueError(f"params: this layer has no params, expected {{}}, got {params!r}")
-
-
 def activation(fn: str | Callable[[Array], Array], **options: Any) -> Layer:
     r"""An activation :math:`h = f(net)`: any name of :data:`nnlect.activations.ACTIVATIONS`,
     ``"softmax"`` (over the last axis), or an elementwise function.
@@ -129,7 +124,7 @@ def activation(fn: str | Callable[[Array], Array], **options: Any) -> Layer:
         return (*in_shape[:-1], width // pieces), {}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
-        _no_params(params)
+        no_params(params)
         _checks.floating_array("x", x)
         if f is not None:
             return f(x)
@@ -151,7 +146,7 @@ def dropout(rate: float) -> Layer:
         return tuple(in_shape), {}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
-        _no_params(params)
+        no_params(params)
         _checks.floating_array("x", x)
         if train and rate > 0:
             require_key(key, f"dropout(rate={rate})")
@@ -174,7 +169,7 @@ def flatten() -> Layer:
         return (math.prod(in_shape),), {}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
-        _no_params(params)
+        no_params(params)
         if getattr(x, "ndim", 0) < 1:
             raise ValueError(f"x: expected (batch, ...), got shape {tuple(getattr(x, 'shape', ()))}")
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
@@ -205,7 +200,7 @@ def one_hot(vocab: int, *, dtype: Any = jnp.float32) -> Layer:
         return (*in_shape, vocab), {}
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
-        _no_params(params)
+        no_params(params)
         _token_ids(x)
         codes = jax.nn.one_hot(x, vocab, dtype=dtype)
         valid = ((x >= 0) & (x < vocab))[..., None]
