@@ -9,6 +9,8 @@ that ignores the preceding characters; and its samples look like Python.
 
 from __future__ import annotations
 
+import textwrap
+
 import jax
 import numpy as np
 
@@ -21,8 +23,12 @@ from nnlect.train import init_state
 
 def train_and_sample(*, steps: int = 400, every: int = 50, n_hidden: int = 128, batch_size: int = 32,
                      seq_len: int = 50, max_chars: int = 200_000, learning_rate: float = 3e-3, seed: int = 0,
-                     prompt: str = "def ", sample_length: int = 200, temperature: float = 0.7) -> dict:
+                     prompt: str = "def ", sample_length: int = 200, temperature: float = 0.7,
+                     callback=None) -> dict:
     """Train with truncated BPTT (:func:`nnlect.lm.train_lm`), measuring as it goes.
+
+    ``callback(row)``, if given, is called at every measurement point with ``row`` =
+    ``{"step", "train_bits", "held_out_bits"}`` (progress).
 
     Returns:
         ``steps`` (measurement points), ``train_bits`` and ``held_out_bits`` (bits/char) at
@@ -52,6 +58,8 @@ def train_and_sample(*, steps: int = 400, every: int = 50, n_hidden: int = 128, 
         out["steps"].append(target)
         out["train_bits"].append(float(np.mean([r["train_loss"] for r in rows])) * text_data.BITS_PER_NAT)
         out["held_out_bits"].append(evaluate(state.params, held_ids)["bits_per_char"])
+        if callback is not None:
+            callback({"step": target, "train_bits": out["train_bits"][-1], "held_out_bits": out["held_out_bits"][-1]})
         if target == (steps // every // 2) * every:
             out["samples"][target] = sample(state.params)
     out["samples"][steps] = sample(state.params)
@@ -82,9 +90,10 @@ def plot(r: dict):
     ax_s.axis("off")
     y = 1.0
     for step, sample in sorted(r["samples"].items()):
-        lines = (r["prompt"] + sample).splitlines()[:6]
+        lines = [piece for line in (r["prompt"] + sample).splitlines()
+                 for piece in textwrap.wrap(line, 56, drop_whitespace=False) or [""]][:7]
         ax_s.text(0, y, f"after {step} steps:", fontsize=8, weight="bold", va="top", transform=ax_s.transAxes, parse_math=False)
-        ax_s.text(0, y - 0.05, "\n".join(line[:60] for line in lines), fontsize=6.5, family="monospace",
+        ax_s.text(0, y - 0.05, "\n".join(lines), fontsize=6.5, family="monospace",
                   va="top", transform=ax_s.transAxes, parse_math=False)
         y -= 0.34
     return fig

@@ -34,7 +34,7 @@ def train_and_test(rate: float, *, seed: int = 0, steps: int = 2000, every: int 
 
     Returns:
         ``steps`` (the checkpoints, every ``every`` steps), ``train_error`` and ``test_error``
-        at each, ``grid_x`` ``(G, 2)`` and ``grid_probability`` ``(G,)`` (P(y=1) at the end).
+        at each (``n_test`` test points), ``grid_x`` ``(G, 2)`` and ``grid_probability`` ``(G,)`` (P(y=1) at the end).
     """
     x, y = noisy_quadrants(n_train, noise=noise, seed=seed)
     xt, yt = noisy_quadrants(n_test, noise=noise, seed=seed + 10_000)
@@ -46,7 +46,7 @@ def train_and_test(rate: float, *, seed: int = 0, steps: int = 2000, every: int 
     def error(params, xs, ys):
         return 1.0 - float(nl.accuracy(model.apply(params, jnp.asarray(xs)), jnp.asarray(ys)))
 
-    out = {"rate": rate, "steps": [], "train_error": [], "test_error": []}
+    out = {"rate": rate, "steps": [], "train_error": [], "test_error": [], "n_test": n_test}
     for done in range(every, steps + 1, every):
         state, _ = chunk(state, jnp.asarray(x), jnp.asarray(y), jax.random.key(seed + 1))
         out["steps"].append(done)
@@ -81,7 +81,7 @@ def plot(r: dict):
         ax_e.plot(res["steps"], res["train_error"], style, color="tab:blue", label=f"train, {key} dropout")
         ax_e.plot(res["steps"], res["test_error"], style, color="tab:red", label=f"test, {key} dropout")
     ax_e.axhline(r["noise"], color="grey", lw=0.8, label="noise rate (best test error)")
-    ax_e.set(xlabel="Adam step", ylabel="error", title="train vs test error", ylim=(-0.02, 0.6))
+    ax_e.set(xlabel="Adam step", ylabel="error (fraction misclassified)", title="train vs test error", ylim=(-0.02, 0.6))
     ax_e.legend(fontsize=7)
     for ax, key in ((ax_a, "without"), (ax_b, "with")):
         res = r[key]
@@ -89,7 +89,16 @@ def plot(r: dict):
         gx, gy = res["grid_x"][:, 0].reshape(n, n), res["grid_x"][:, 1].reshape(n, n)
         ax.contourf(gx, gy, res["grid_probability"].reshape(n, n), levels=[0, 0.5, 1], colors=["#c6dbef", "#fcbba1"])
         x, y = res["train_x"], res["train_y"]
-        ax.scatter(*x[y == 1].T, s=14, c="tab:red")
-        ax.scatter(*x[y == 0].T, s=14, c="tab:blue", marker="s")
-        ax.set(title=f"{key} dropout: test error {res['test_error'][-1]:.0%}", aspect="equal")
+        ax.scatter(*x[y == 1].T, s=14, c="tab:red", label="training point labelled 1")
+        ax.scatter(*x[y == 0].T, s=14, c="tab:blue", marker="s", label="training point labelled 0")
+        ax.fill_between([], [], color="#fcbba1", label="region the net predicts 1")
+        ax.fill_between([], [], color="#c6dbef", label="region the net predicts 0")
+        ax.set(title=f"{key} dropout: test error {res['test_error'][-1]:.0%}\n(dots: the {len(y)} training points)",
+               xlabel="x1", ylabel="x2", aspect="equal")
+    handles, names = ax_b.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower right", ncols=4, fontsize=8)
+    n_train = len(r["with"]["train_y"])
+    fig.suptitle(f"{n_train} training points, label = [x1 x2 > 0] with {r['noise']:.0%} of labels flipped; "
+                 f"test error on {r['with']['n_test']} fresh points labelled the same way (best possible {r['noise']:.0%})",
+                 fontsize=10)
     return fig

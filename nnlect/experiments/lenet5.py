@@ -18,7 +18,7 @@ from nnlect.experiments._common import Claim, new_figure
 
 def train_and_inspect(*, source: str = "digits", data_dir=None, epochs: int = 15, batch_size: int = 64,
                       learning_rate: float = 2e-3, seed: int = 0, max_train: int | None = None,
-                      fused: bool = False, download: bool = False) -> dict:
+                      fused: bool = False, download: bool = False, callback=None) -> dict:
     """Train LeNet-5 (ReLU, max pooling, Adam) and look at its test errors.
 
     Arguments:
@@ -27,6 +27,7 @@ def train_and_inspect(*, source: str = "digits", data_dir=None, epochs: int = 15
         fused: one XLA call per epoch (:func:`nnlect.train.make_train_epoch`); the default
             step loop is the faster one for LeNet-5 on CPU (see docs/mnist.md).
         download: let tensorflow-datasets download MNIST (``source="tfds"``, needs network).
+        callback: passed to :func:`nnlect.train.fit`, called after every epoch (progress).
 
     Returns:
         ``test_error``, ``errors`` (count) and ``test_examples``; ``confusion`` ``(10, 10)``
@@ -43,7 +44,7 @@ def train_and_inspect(*, source: str = "digits", data_dir=None, epochs: int = 15
     init_key, run_key = jax.random.split(jax.random.key(seed))
     state, history = nl.train.fit(model, model.init(init_key), nl.softmax_cross_entropy, optax.adam(learning_rate),
                                   x, y, key=run_key, epochs=epochs, batch_size=batch_size, eval_data=(x_test, y_test),
-                                  fused=fused)
+                                  fused=fused, callback=callback)
     evaluate = jax.jit(lambda p, xb: model.apply(p, xb).argmax(axis=-1))
     predictions = np.concatenate([np.asarray(evaluate(state.params, x_test[i:i + 1000]))
                                   for i in range(0, len(x_test), 1000)])

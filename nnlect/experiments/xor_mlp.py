@@ -61,16 +61,15 @@ def plot(r: dict):
     ax_b.contour(gx, gy, r["grid_output"].reshape(n, n), levels=[0.5], colors="k")
     ax_b.scatter(*x[labels].T, s=90, c="tab:red", edgecolors="k", label="XOR = 1")
     ax_b.scatter(*x[~labels].T, s=90, c="tab:blue", marker="s", edgecolors="k", label="XOR = 0")
-    fig.colorbar(filled, ax=ax_b, label="network output")
-    ax_b.set(title="output of the 2-4-1 MLP (0.5 contour)", aspect="equal")
-    ax_b.legend(loc="upper center", fontsize=8)
+    fig.colorbar(filled, ax=ax_b, label="network output y")
+    ax_b.set(title="output y of the 2-4-1 MLP", xlabel="input x1", ylabel="input x2", aspect="equal")
 
     hidden = np.asarray(r["hidden"])
     image = ax_h.imshow(hidden, cmap="PuOr", vmin=-1, vmax=1)
-    ax_h.set(title="hidden outputs h_j = tanh(net_j)", xlabel="hidden unit j",
+    ax_h.set(title="hidden outputs h_j = tanh(net_j)", xlabel="hidden unit j", ylabel="input (x1, x2)",
              yticks=range(4), yticklabels=["(0,0)", "(0,1)", "(1,0)", "(1,1)"],
              xticks=range(hidden.shape[1]))
-    fig.colorbar(image, ax=ax_h)
+    fig.colorbar(image, ax=ax_h, label="h_j")
 
     # In hidden space the output unit is linear: net_out = w . h + b. Plot each point's
     # net_out against its component orthogonal to w: one vertical line separates them.
@@ -80,9 +79,11 @@ def plot(r: dict):
     rest = hidden - np.outer(hidden @ unit, unit)
     _, _, vt = np.linalg.svd(rest, full_matrices=False)
     other = rest @ vt[0]
-    ax_p.scatter(net_out[labels], other[labels], s=90, c="tab:red", edgecolors="k")
-    ax_p.scatter(net_out[~labels], other[~labels], s=90, c="tab:blue", marker="s", edgecolors="k")
-    ax_p.axvline(0, color="k")
-    ax_p.set(title="hidden space: one line now separates XOR", xlabel="output net = w.h + b",
+    ax_p.scatter(net_out[labels], other[labels], s=90, c="tab:red", edgecolors="k", label="XOR = 1")
+    ax_p.scatter(net_out[~labels], other[~labels], s=90, c="tab:blue", marker="s", edgecolors="k", label="XOR = 0")
+    ax_p.axvline(0, color="k", label="decision boundary: y = 0.5, i.e. the output unit's net = 0")
+    ax_p.set(title="hidden space: one line\nnow separates XOR", xlabel="output unit's net = w.h + b",
              ylabel="hidden component orthogonal to w")
+    handles, names = ax_p.get_legend_handles_labels()  # one legend for all panels, below them: it hides no point
+    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
     return fig
