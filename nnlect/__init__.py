@@ -22,7 +22,25 @@ from nnlect.models.perceptron import perceptron
 from nnlect.models.rnn import elman_rnn
 from nnlect.regularization import dropout
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """``[project] version`` of pyproject.toml, the one place the version lives: read from the
+    installed metadata, or, in a source tree that was never installed, from that file itself."""
+    import importlib.metadata
+    import pathlib
+    import tomllib
+
+    try:
+        return importlib.metadata.version("nnlect")
+    except importlib.metadata.PackageNotFoundError:
+        pyproject = pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            return tomllib.loads(pyproject.read_text())["project"]["version"]
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "Model", "Perceptron", "accuracy", "activations", "build", "checkpoint", "cnn", "count_params", "dropout",

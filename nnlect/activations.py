@@ -26,7 +26,8 @@ name                  :math:`f(z)`                                 :math:`f'(z)`
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -16,7 +16,8 @@ kernels ``(kh, kw, c_in, c_out)`` the receptive field counts into both fans.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +26,10 @@ Initializer = Callable[..., jax.Array]
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    """``(fan_in, fan_out)`` of a weight ``(..., n_in, n_out)``; leading axes are the receptive field."""
+    if len(shape) < 2:
+        raise ValueError(f"shape: expected a weight shape (..., n_in, n_out) of at least 2 axes, got {tuple(shape)}")
+    receptive = math.prod(shape[:-2])
     return shape[-2] * receptive, shape[-1] * receptive
 
 

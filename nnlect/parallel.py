@@ -27,9 +27,11 @@ partitioner decides where the all-reduce goes.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
@@ -98,7 +100,7 @@ def check_divisible(batch_size: int, mesh: Mesh, name: str = "batch_size") -> No
 
 def batch_sharding(mesh: Mesh, ndim: int = 1, axis: int = 0) -> NamedSharding:
     """Split axis ``axis`` of a rank-``ndim`` array over ``"data"``; every other axis whole."""
-    spec = [None] * ndim
+    spec: list[str | None] = [None] * ndim
     spec[axis] = DATA
     return NamedSharding(mesh, P(*spec))
 
@@ -115,7 +117,7 @@ def _put(leaf: Any, sharding: NamedSharding) -> Array:
     if jax.process_count() == 1:
         return jax.device_put(leaf, sharding)
     dtype = getattr(leaf, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
         data = _put(jax.random.key_data(leaf), NamedSharding(sharding.mesh, P(*sharding.spec)))
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
     value = np.asarray(leaf)

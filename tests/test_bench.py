@@ -16,7 +16,6 @@ from nnlect import cli
 from nnlect.bench import report, run, workloads
 
 
-
 def _impls_available():
     impls = list(run.IMPLS)
     try:

@@ -88,7 +88,7 @@ def test_tour_out_must_be_a_folder(tmp_path, capsys):
 
 
 def test_tour_exits_1_when_a_claim_does_not_hold(monkeypatch, capsys):
-    from nnlect.experiments import activations, _common
+    from nnlect.experiments import _common, activations
 
     def broken(*, seed=0, small=False):
         return _common.Claim("activations", "a claim that fails", False, ["measured: nothing"], {}, lambda n: None)

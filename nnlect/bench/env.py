@@ -52,7 +52,7 @@ def blas_info() -> list[dict]:
 
 def torch_info() -> dict | None:
     try:
-        import torch
+        import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
     except ImportError:
         return None
     return {"version": torch.__version__, "num_threads": torch.get_num_threads(),

@@ -56,7 +56,10 @@ class NnlectRunner:
 
     def hlo_text(self) -> str:
         """The optimized HLO of one call (what :mod:`nnlect.bench.profile` names ops by)."""
-        return self.fn.lower(self.state, self.x, self.y, self.key).compile().as_text()
+        text = self.fn.lower(self.state, self.x, self.y, self.key).compile().as_text()
+        if text is None:
+            raise RuntimeError("the backend gives no HLO text for the compiled step")
+        return text
 
 
 def _fused(w, params, data, steps_per_call, **kw):

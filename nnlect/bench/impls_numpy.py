@@ -149,7 +149,10 @@ class JnpRunner:
         jax.block_until_ready(token)
 
     def hlo_text(self) -> str:
-        return self.step.lower(self.state, self.x, self.y).compile().as_text()
+        text = self.step.lower(self.state, self.x, self.y).compile().as_text()
+        if text is None:
+            raise RuntimeError("the backend gives no HLO text for the compiled step")
+        return text
 
     def loss(self) -> float:
         return reference_loss(self.w, jax.device_get(self.state[0]), np.asarray(self.x), np.asarray(self.y))

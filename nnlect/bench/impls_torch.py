@@ -20,26 +20,26 @@ from nnlect.bench.workloads import Workload
 def skip_reason(w: Workload) -> str | None:
     """Why the PyTorch rows cannot run (None when they can)."""
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  # pyright: ignore[reportMissingImports]
     except ImportError:
         return "torch is not importable: install the CPU build (pip install torch) to add these rows"
     return None
 
 
 def _device():
-    import torch
+    import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _tensor(a: np.ndarray, device):
-    import torch
+    import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
     return torch.from_numpy(np.array(a, order="C")).to(device)  # a writable copy
 
 
 def _linear(layer: dict, device):
-    import torch
+    import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
     w = layer["w"]
     lin = torch.nn.Linear(w.shape[0], w.shape[1])
@@ -50,7 +50,7 @@ def _linear(layer: dict, device):
 
 
 def _conv(layer: dict, padding: int):
-    import torch
+    import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
     w = layer["w"]  # HWIO -> OIHW
     conv = torch.nn.Conv2d(w.shape[2], w.shape[3], w.shape[:2], padding=padding)
@@ -62,8 +62,7 @@ def _conv(layer: dict, padding: int):
 
 def build_module(w: Workload, params: dict):
     """The ``torch.nn.Module`` of a workload, holding ``params``; input layout per family."""
-    import torch
-    from torch import nn
+    from torch import nn  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
     if w.family in ("xor", "mlp"):
         act = nn.Sigmoid if w.family == "xor" else nn.ReLU
@@ -105,8 +104,8 @@ class TorchRunner:
     """Eager PyTorch: zero_grad, forward, backward, optimizer step, per Python iteration."""
 
     def __init__(self, w: Workload, params: dict, data: tuple, steps_per_call: int):
-        import torch
-        import torch.nn.functional as F
+        import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
+        import torch.nn.functional as F  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
         self.torch, self.n = torch, steps_per_call
         self.device = _device()

@@ -32,9 +32,9 @@ def compile_clock():
     """Collects the seconds JAX spends tracing, lowering and compiling inside the block."""
     spent = {"seconds": 0.0}
 
-    def listener(event: str, duration: float, **_: Any) -> None:
+    def listener(event: str, duration_secs: float, **_: Any) -> None:
         if event in COMPILE_EVENTS:
-            spent["seconds"] += duration
+            spent["seconds"] += duration_secs
 
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:

@@ -16,6 +16,8 @@ handwritten references replace by a row lookup. That work is not counted in the 
 
 from __future__ import annotations
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -93,23 +95,28 @@ def flax_module(w: Workload, params: dict):
         def __init__(self):
             rngs = nnx.Rngs(0)
             cell = nnx.SimpleCell(vocab, hidden, rngs=rngs)
+            readout = nnx.Linear(hidden, vocab, rngs=rngs)
+            # both are built with biases (use_bias defaults to True); this narrows the Optional
+            assert cell.dense_i.bias is not None and readout.bias is not None
             cell.dense_i.kernel.set_value(jnp.asarray(params["cell"]["w_xh"]))
             cell.dense_i.bias.set_value(jnp.asarray(params["cell"]["b_h"]))
             cell.dense_h.kernel.set_value(jnp.asarray(params["cell"]["w_hh"]))
             self.rnn = nnx.RNN(cell)
-            self.readout = nnx.Linear(hidden, vocab, rngs=rngs)
-            self.readout.kernel.set_value(jnp.asarray(params["readout"]["w"]))
-            self.readout.bias.set_value(jnp.asarray(params["readout"]["b"]))
+            readout.kernel.set_value(jnp.asarray(params["readout"]["w"]))
+            readout.bias.set_value(jnp.asarray(params["readout"]["b"]))
+            self.readout = readout
 
         def __call__(self, x):
-            return self.readout(self.rnn(jax.nn.one_hot(x, vocab, dtype=jnp.float32)))
+            # without return_carry the RNN returns the outputs alone, (B, T, hidden)
+            hs = cast(jax.Array, self.rnn(jax.nn.one_hot(x, vocab, dtype=jnp.float32)))
+            return self.readout(hs)
 
     return FlaxElman()
 
 
 def torch_module(w: Workload, params: dict):
-    import torch
-    from torch import nn
+    import torch  # pyright: ignore[reportMissingImports]  optional peer, not in CI
+    from torch import nn  # pyright: ignore[reportMissingImports]  optional peer, not in CI
 
     c = w.config
     vocab, hidden = c["vocab"], c["hidden"]

@@ -21,14 +21,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import re
 import math
 import os
+import re
 import subprocess
 import sys
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
+from typing import Any, cast
 
 import jax
 
@@ -61,7 +62,8 @@ def _factory(impl: str) -> Callable:
         from nnlect.bench import impls_torch as m
     else:
         raise ValueError(f"impls: unknown implementation {impl!r}; expected one of {list(IMPLS)}")
-    factory = m.IMPLS[base]
+    # runners take (w, params, data, steps_per_call); the _bf16 ones (nnlect's) also take dtype=
+    factory = cast(Callable[..., Any], m.IMPLS[base])
     if impl.endswith("_bf16"):
         return lambda *a: factory(*a, dtype="bfloat16")
     return factory
@@ -97,7 +99,7 @@ def true_float32():
         with jax.default_matmul_precision("highest"):
             yield
     finally:
-        if saved is not None:
+        if torch is not None and saved is not None:
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
@@ -126,7 +128,7 @@ def check_loss(impl: str, w: Workload, params: dict, data: tuple, steps: int) ->
 
 def measure_impl(impl: str, w: Workload, params: dict, data: tuple, settings: dict) -> dict:
     """The check losses and the timings of one implementation on one workload."""
-    row = {"workload": w.name, "family": w.family, "impl": impl, "status": "ok", "note": "",
+    row: dict[str, Any] = {"workload": w.name, "family": w.family, "impl": impl, "status": "ok", "note": "",
            "precision": precision_label(impl, jax.default_backend())}
     reason = skip_reason(impl, w)
     if reason:
@@ -234,7 +236,7 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
     chosen = workloads.by_name(names, mode)
     started = time.perf_counter()
     result = {"schema": SCHEMA, "mode": mode, "dtype": dtype, "argv": sys.argv,
-              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
               "env": {**bench_env.environment(), "uptime_start": _uptime()}}
     result["backend"] = result["env"]["backend"]
     log(f"peak matmul on {result['backend']} ...")

@@ -182,7 +182,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nnlect.bench.scaling", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m nnlect.bench.scaling", description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8], help="device counts, one row each")
     p.add_argument("--per-device-batch", type=int, default=64, help="examples per device per step (weak scaling)")

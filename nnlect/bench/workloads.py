@@ -85,16 +85,15 @@ def _forward_flops(w: Workload) -> list[float]:
 def make_model(w: Workload, compute_dtype=None) -> Model:
     """The :mod:`nnlect` model of a workload; ``compute_dtype`` (e.g. ``jnp.bfloat16``) is the
     models' precision policy: float32 params, products in that dtype, float32 loss."""
-    p = {"compute_dtype": compute_dtype}
     if w.family == "xor":
-        return nl.mlp(w.config["sizes"], "sigmoid", output_activation="sigmoid", **p)
+        return nl.mlp(w.config["sizes"], "sigmoid", output_activation="sigmoid", compute_dtype=compute_dtype)
     if w.family == "mlp":
-        return nl.mlp(w.config["sizes"], "relu", **p)
+        return nl.mlp(w.config["sizes"], "relu", compute_dtype=compute_dtype)
     if w.family == "lenet5":
-        return nl.lenet5(**p)
+        return nl.lenet5(compute_dtype=compute_dtype)
     if w.family == "rnn":
         c = w.config
-        return nl.elman_rnn(c["vocab"], c["hidden"], c["vocab"], **p)
+        return nl.elman_rnn(c["vocab"], c["hidden"], c["vocab"], compute_dtype=compute_dtype)
     raise ValueError(f"family: unknown workload family {w.family!r}")
 
 

@@ -37,14 +37,14 @@ class Vocabulary(NamedTuple):
     chars: str
 
     @classmethod
-    def from_chars(cls, chars: str) -> "Vocabulary":
+    def from_chars(cls, chars: str) -> Vocabulary:
         """Rebuild a saved vocabulary (e.g. from a checkpoint's meta), checking it is sorted and distinct."""
         if not isinstance(chars, str) or not chars or list(chars) != sorted(set(chars)):
             raise ValueError(f"chars: expected the sorted distinct characters of a corpus, got {chars!r:.60}")
         return cls(chars)
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocabulary":
+    def from_text(cls, text: str) -> Vocabulary:
         if not text:
             raise ValueError("text: expected a non-empty corpus to build a vocabulary from, got ''")
         return cls("".join(sorted(set(text))))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io as _bytes_io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nnlect.io import atomic_write_bytes
 

@@ -10,6 +10,8 @@ function and its derivative, the hand-written derivative checked against
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,11 +33,11 @@ def curves(names=PLOTTED, *, low: float = -5.0, high: float = 5.0, n: int = 1001
         :math:`|f'_{hand} - \mathrm{jax.grad}(f)|`.
     """
     z = np.linspace(low, high, n).astype(np.float32)
-    out = {"z": z}
+    out: dict[str, Any] = {"z": z}
     smooth = np.abs(z) > 1e-3  # relu and friends have no derivative at the kink
     for name in names:
         act = activations.get(name)
-        auto = np.asarray(jax.vmap(jax.grad(lambda v: act.fn(v)))(jnp.asarray(z)))
+        auto = np.asarray(jax.vmap(jax.grad(act.fn))(jnp.asarray(z)))
         hand = np.asarray(act.derivative(z))
         out[name] = {
             "value": np.asarray(act.fn(z)),

@@ -8,6 +8,8 @@ download) or on MNIST (``source="idx"`` with the IDX files, see
 
 from __future__ import annotations
 
+from typing import cast
+
 import jax
 import numpy as np
 import optax
@@ -75,7 +77,8 @@ def plot(r: dict, *, max_shown: int = 40):
     rows = max(1, -(-shown // cols))
     fig = new_figure(1, width=4.6, height=4.2)[0]
     fig.set_size_inches(4.6 + 0.75 * cols, max(4.2, 0.85 * rows + 0.6))
-    left, right = fig.subfigures(1, 2, width_ratios=[4.6, 0.75 * cols])
+    # an array of two here; the declared return type also covers subfigures(1, 1)'s lone SubFigure
+    left, right = cast(np.ndarray, fig.subfigures(1, 2, width_ratios=[4.6, 0.75 * cols]))
     fig.delaxes(fig.axes[0])
     ax = left.subplots()
     image = ax.imshow(r["confusion"], cmap="Blues")

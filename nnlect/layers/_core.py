@@ -16,7 +16,8 @@ A **layer** is a :class:`Layer`, a NamedTuple of two pure functions and a name:
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

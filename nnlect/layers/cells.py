@@ -17,8 +17,9 @@ concatenation :math:`[h, c]` for the LSTM (``S = 2H``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -163,7 +164,8 @@ def elman(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", back
     if backward not in BACKWARDS:
         raise ValueError(f"backward: expected one of {list(BACKWARDS)}, got {backward!r}")
     draw = initializers.get(init)
-    recurrence = elman_bptt if backward == "bptt" else _elman_forward
+    # a jax.custom_vjp or a plain function: both (w_hh, a, h0, unroll) -> hs (T, B, H)
+    recurrence = cast(Callable[..., Array], elman_bptt if backward == "bptt" else _elman_forward)
 
     def init_fn(key: Array, n_in: int | None) -> dict:
         k_xh, k_hh = jax.random.split(key)

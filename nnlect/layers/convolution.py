@@ -16,7 +16,8 @@ with stride :math:`\sigma` and dilation :math:`d`: the same weights at every pos
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 from jax import lax
@@ -29,7 +30,9 @@ _SPATIAL = "DHW"  # letters for up to 3 spatial axes; more get "0", "1", ...
 
 
 def _tuple(name: str, value: Any, n: int) -> tuple[int, ...]:
-    values = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected an int or {n} ints (one per spatial axis), got {value!r}")
+    values = (value,) * n if isinstance(value, int) else tuple(value)
     if len(values) != n:
         raise ValueError(f"{name}: expected an int or {n} ints (one per spatial axis), got {value!r}")
     return tuple(_checks.positive_int(name, v) for v in values)
@@ -40,7 +43,9 @@ def _padding(value: Any, n: int) -> str | tuple[tuple[int, int], ...]:
         if value not in ("SAME", "VALID"):
             raise ValueError(f"padding: expected 'SAME', 'VALID', an int or {n} (low, high) pairs, got {value!r}")
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        raise ValueError(f"padding: expected 'SAME', 'VALID', an int or {n} (low, high) pairs, got {value!r}")
+    if isinstance(value, int):
         value = ((value, value),) * n
     try:
         pads = tuple((int(lo), int(hi)) for lo, hi in value)

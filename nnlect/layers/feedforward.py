@@ -10,7 +10,8 @@ for the contract. Shapes below are per example; ``apply`` takes any leading axes
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -17,7 +17,8 @@ arguments under ``jax.jit``, and params map, save and shard as ordinary pytrees.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

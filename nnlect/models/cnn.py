@@ -7,7 +7,8 @@ Images are channels-last, ``(..., H, W, C)``; kernels ``(kh, kw, c_in, c_out)``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 

@@ -11,7 +11,8 @@ after each hidden activation, and a selectable output activation.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax.numpy as jnp
 

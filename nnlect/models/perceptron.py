@@ -17,7 +17,8 @@ On linearly separable data the rule stops making mistakes after at most
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -25,7 +25,8 @@ backward pass is the lecture's backprop through time written by hand
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +50,14 @@ class RecurrentModel(Model):
     """
 
     def __new__(cls, init: Callable, apply: Callable, *, initial_state: Callable, step: Callable,
+    # Plain attributes set in __new__ (a NamedTuple subclass has a __dict__), not tuple fields.
+    initial_state: Callable[[int], Array]
+    step: Callable[..., tuple[Array, Array]]
+    n_in: int
+    n_hidden: int
+    n_out: int
+    unroll: int
+
                 n_in: int, n_hidden: int, n_out: int, unroll: int):
         model = super().__new__(cls, init, apply)
         model.initial_state, model.step = initial_state, step

@@ -20,7 +20,8 @@ Params use the :func:`nnlect.mlp` layout: ``{"dense_l": {"w": (n_in, n_out), "b"
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
