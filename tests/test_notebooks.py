@@ -1,5 +1,6 @@
 """Every notebook in examples/ runs top to bottom (small settings: NNLECT_SMALL=1),
-and the committed copies are current and carry their figures."""
+and the committed copies are current, explain each code cell and carry their figures.
+(The first cell's install paths: tests/test_colab_cell.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ NAMES = list(build_notebooks.NOTEBOOKS)
 
 def test_there_is_one_notebook_per_lecture_topic():
     assert sorted(p.stem for p in EXAMPLES.glob("*.ipynb")) == sorted(NAMES)
-    assert len(NAMES) == 9
+    assert len(NAMES) == 10
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -34,7 +35,15 @@ def test_committed_notebook_matches_its_source_and_shows_its_outputs(name):
     assert any("image/png" in o.get("data", {}) or "text/markdown" in o.get("data", {})
                for c in code for o in c.outputs), "no figure saved in the notebook"
     assert "colab.research.google.com" in committed.cells[0].source
-    assert "pip" in code[0].source and 'find_spec("nnlect") is None' in code[0].source
+    assert "import nnlect" in code[0].source and "pip" in code[0].source
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_markdown_sits_between_any_two_code_cells(name):
+    kinds = [c.cell_type for c in build_notebooks.build(name).cells]
+    assert kinds[0] == "markdown" and kinds[-1] == "markdown", "a notebook opens and ends with prose"
+    adjacent = [i for i in range(1, len(kinds)) if kinds[i - 1] == kinds[i] == "code"]
+    assert not adjacent, f"code cells {adjacent} follow a code cell with no markdown between"
 
 
 @pytest.mark.parametrize("name", NAMES)
