@@ -14,12 +14,34 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def array(name: str, x: Any) -> None:
+    """Raise unless ``x`` is an array (``jax.Array``, ``np.ndarray``): a Python list has no
+    shape or dtype to check, and converting it silently would hide which dtype was meant."""
+    if getattr(x, "shape", None) is None or getattr(x, "dtype", None) is None:
+        raise TypeError(f"{name}: expected an array (jax.Array or numpy.ndarray), got {type(x).__name__}; "
+                        f"convert it first, e.g. jnp.asarray({name}, jnp.float32) or jnp.asarray({name}, jnp.int32)")
+
+
+def finite_values(name: str, x: Any) -> None:
+    """Raise when concrete ``x`` holds NaN or inf (skipped for tracers under ``jit``)."""
+    if not is_concrete(x):
+        return
+    values = np.asarray(x)
+    if values.size and jnp.issubdtype(values.dtype, jnp.floating) and not np.isfinite(values).all():
+        bad = values[~np.isfinite(values)]
+        raise ValueError(f"{name}: expected finite values, got {bad.size} NaN/inf entries (first: {bad.reshape(-1)[0]})")
+
+
+def nonempty(name: str, x: Any, what: str = "example") -> None:
+    """Raise when the leading (batch) axis of ``x`` has length 0."""
+    if len(x.shape) == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one {what} on the leading axis, got shape {tuple(x.shape)}")
+
+
 def floating_array(name: str, x: Any, *, ndim: int | None = None) -> None:
     """Raise unless ``x`` is an array of a floating dtype (and rank ``ndim``)."""
-    shape = getattr(x, "shape", None)
-    dtype = getattr(x, "dtype", None)
-    if shape is None or dtype is None:
-        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
+    array(name, x)
+    shape, dtype = x.shape, x.dtype
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(
             f"{name}: expected a floating dtype (float32, float64, bfloat16), got {dtype}; "
@@ -31,9 +53,10 @@ def floating_array(name: str, x: Any, *, ndim: int | None = None) -> None:
 
 def integer_array(name: str, x: Any, *, ndim: int | None = None) -> None:
     """Raise unless ``x`` is an array of an integer dtype (and rank ``ndim``)."""
-    dtype = getattr(x, "dtype", None)
-    if dtype is None or not jnp.issubdtype(dtype, jnp.integer):
-        raise TypeError(f"{name}: expected an integer array, got {dtype if dtype is not None else type(x).__name__}")
+    array(name, x)
+    dtype = x.dtype
+    if not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"{name}: expected an integer array, got {dtype}")
     if ndim is not None and len(x.shape) != ndim:
         raise ValueError(f"{name}: expected rank {ndim}, got shape {tuple(x.shape)} (rank {len(x.shape)})")
 

@@ -29,7 +29,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from nnlect.io import atomic_write_bytes
+from nnlect.io import atomic_write_bytes, remove_stale_temps
 
 MAGIC = b"NNLECT-CKPT 1\n"
 FILE_NAME = "checkpoint.msgpack"  # what `nnlect train` recipes write in --out, and --resume reads
@@ -70,7 +70,15 @@ def _read(path: str | os.PathLike) -> dict:
     digest, payload = blob[len(MAGIC):len(MAGIC) + 32], blob[len(MAGIC) + 32:]
     if hashlib.sha256(payload).digest() != digest:
         raise CheckpointError(f"checkpoint {path}: checksum mismatch, the file is truncated or corrupt")
-    return serialization.msgpack_restore(payload)
+    try:
+        raw = serialization.msgpack_restore(payload)
+    except Exception as e:  # msgpack's FormatError / ExtraData carry no message of their own
+        raise CheckpointError(f"checkpoint {path}: the payload is not msgpack data ({type(e).__name__}); "
+                              "the file was not written by nnlect.checkpoint.save") from None
+    if not isinstance(raw, dict) or set(raw) != {"meta", "tree"} or not isinstance(raw["meta"], str):
+        found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise CheckpointError(f"checkpoint {path}: expected a payload with 'meta' and 'tree', got {found}")
+    return raw
 
 
 #: Param leaves renamed since 0.1.0: ``(parent node, old name, new name)``. In 0.2.0 the
@@ -164,7 +172,10 @@ def resume(path: str | os.PathLike, target_state: Any, *, meta: dict | None = No
 
     Returns:
         ``(state, epochs_done, history)``.
+
+    Temp files that a killed save of ``path`` left behind are removed first.
     """
+    remove_stale_temps(path)
     state, saved = restore(path, target_state)
     for k, v in (meta or {}).items():
         if k not in saved:

@@ -5,22 +5,50 @@ Each subcommand lives in its own module of :mod:`nnlect.commands` and exposes
 file only finds them and dispatches, so a new command is a new module.
 
 Exit codes: 0 success, 1 the job ran and failed (e.g. a target missed or
-training diverged), 2 bad usage or bad input (unknown flag, missing file);
-``NNLECT_DEBUG=1`` prints the traceback behind an exit 2.
+training diverged), 2 bad usage or bad input (unknown flag, missing file, a
+missing optional dependency, data that cannot be fetched offline), 130
+interrupted (Ctrl-C). ``NNLECT_DEBUG=1`` prints the traceback behind an exit 2.
+
+Ctrl-C: run as the program (``main()`` with no ``argv``), an interrupt unwinds as a
+``KeyboardInterrupt`` (so a recipe can say where its checkpoint stands and a half
+written file is removed), then the process ends with ``os._exit(130)`` after flushing
+its output. It never returns into interpreter shutdown, which could tear XLA down
+while a computation is still running on its threads (a segfault, rc -11). A second
+Ctrl-C, or cleanup that takes longer than :data:`GRACE_SECONDS`, exits at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import os
+import pkgutil
+import signal
 import sys
+import threading
 import traceback
 
 import nnlect.commands
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+GRACE_SECONDS = 10.0
+
+#: import name of an optional dependency -> the pip line that installs it.
+EXTRAS = {
+    "tensorflow_datasets": 'pip install "nnlect[tfds]"',
+    "matplotlib": 'pip install "nnlect[plots]"',
+    "tqdm": 'pip install "nnlect[progress]"',
+    "threadpoolctl": 'pip install "nnlect[bench]"',
+    "torch": "pip install torch",
+    "flax": 'pip install "nnlect"',
+    # a base dependency since 0.2 (the default `train mlp --data digits` needs it); missing
+    # only from an environment where it was uninstalled
+    "sklearn": 'pip install "nnlect"  (or: pip install "scikit-learn>=1.4")',
+}
+
+#: Bad input or an environment that cannot run the command: rc 2 and one line.
+USAGE_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError,
+                IsADirectoryError, PermissionError, ConnectionError, TimeoutError)
 
 
 def _commands():
@@ -47,22 +75,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_dependency_message(e: ImportError) -> str:
+    """One line for a missing optional module: what is missing and the pip line that installs it."""
+    top = (e.name or "").split(".")[0]
+    line = EXTRAS.get(top)
+    if line is None:
+        return f"missing module {e.name or '?'} ({e})"
+    detail = str(e) if str(e) and "No module named" not in str(e) else f"this needs {top}"
+    return f"{detail}; install it with: {line}"
+
+
+def _flush_and_exit(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed pipe: nothing more to say
+            pass
+    os._exit(code)
+
+
+def _install_interrupt_handler() -> None:
+    """First Ctrl-C: ``KeyboardInterrupt`` (cleanup runs) with a watchdog; a second one exits now."""
+    state = {"count": 0}
+
+    def on_sigint(signum, frame):
+        state["count"] += 1
+        if state["count"] > 1:
+            print("nnlect: interrupted", file=sys.stderr)
+            _flush_and_exit(EXIT_INTERRUPTED)
+        watchdog = threading.Timer(GRACE_SECONDS, _flush_and_exit, (EXIT_INTERRUPTED,))
+        watchdog.daemon = True
+        watchdog.start()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line. With ``argv=None`` (the ``nnlect`` program) this owns the process:
+    an interrupt ends it with exit code 130 (see the module docstring); with an ``argv`` list
+    (tests, notebooks) it returns the exit code instead."""
+    owns_process = argv is None
+    command = "nnlect"
     try:
+        if owns_process and threading.current_thread() is threading.main_thread():
+            _install_interrupt_handler()
+        args = build_parser().parse_args(argv)
+        command = f"nnlect {args.command}"
         return int(args._run(args) or EXIT_OK)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except ImportError as e:
+        if os.environ.get("NNLECT_DEBUG") == "1":
+            traceback.print_exc()
+        print(f"{command}: error: {missing_dependency_message(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except USAGE_ERRORS as e:
         # Bad input: say what was wrong in one line; NNLECT_DEBUG=1 shows where it was raised.
         if os.environ.get("NNLECT_DEBUG") == "1":
             traceback.print_exc()
-        print(f"nnlect {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except FloatingPointError as e:
-        print(f"nnlect {args.command}: failed: {e}", file=sys.stderr)
+    except (FloatingPointError, OSError) as e:
+        print(f"{command}: failed: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"nnlect {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{command}: interrupted", file=sys.stderr)
+        if owns_process:
+            _flush_and_exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

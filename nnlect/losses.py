@@ -76,6 +76,7 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
         (or float64) whatever the logits' dtype: a bfloat16 network's loss is float32.
     """
     _checks.floating_array("logits", logits)
+    _checks.array("labels", labels)
     if logits.size == 0:
         raise ValueError(f"logits: expected at least one example, got shape {tuple(logits.shape)} (the mean of none is NaN)")
     log_p = jax.nn.log_softmax(_at_least_f32(logits), axis=-1)
@@ -84,7 +85,9 @@ def softmax_cross_entropy(logits: Array, labels: Array) -> Array:
         value = -jnp.mean(jnp.take_along_axis(log_p, labels[..., None], axis=-1))
         return jnp.where(_valid(labels, logits.shape[-1]), value, jnp.nan)
     _checks.same_shape("logits", logits, "labels", labels)
-    return -jnp.mean(jnp.sum(_at_least_f32(labels) * log_p, axis=-1))
+    d = _at_least_f32(labels)
+    # d_k log p_k with d_k = 0 is 0 even where p_k = 0 (a -inf logit): 0 * -inf would be NaN.
+    return -jnp.mean(jnp.sum(jnp.where(d == 0, 0.0, d * log_p), axis=-1))
 
 
 def accuracy(logits: Array, labels: Array) -> Array:
@@ -95,6 +98,8 @@ def accuracy(logits: Array, labels: Array) -> Array:
             so a single sigmoid output is refused rather than scored 100%).
         labels: ``(...)`` integer classes in ``[0, K)`` or ``(..., K)`` one-hot.
     """
+    _checks.array("logits", logits)
+    _checks.array("labels", labels)
     if logits.shape[-1] < 2:
         raise ValueError(
             f"logits: accuracy needs K >= 2 class scores, got shape {tuple(logits.shape)}; for a single "

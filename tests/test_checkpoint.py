@@ -81,8 +81,12 @@ def test_train_resume_after_interrupt_is_bit_identical(tmp_path, monkeypatch, ca
     whole, whole_meta = _leaves(tmp_path / "whole" / "checkpoint.msgpack", _mlp_target())
     resumed, resumed_meta = _leaves(interrupted / "checkpoint.msgpack", _mlp_target())
     _assert_bit_identical(whole, resumed)
-    assert resumed_meta["history"] == [{**r, "seconds": s["seconds"]} for r, s in
-                                       zip(whole_meta["history"], resumed_meta["history"])]
+    timing = {"seconds", "compile_seconds", "compiles", "steps_per_s"}  # of this process, not of the run
+
+    def numbers(history):
+        return [{k: v for k, v in row.items() if k not in timing} for row in history]
+
+    assert numbers(resumed_meta["history"]) == numbers(whole_meta["history"])
 
 
 def test_a_corrupt_checkpoint_is_refused_with_a_clear_error(tmp_path, capsys):

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nnlect import _checks
+from nnlect.data import _tfds
 
 STDLIB_MAX_CHARS = 2_000_000
 SKIPPED_DIRS = ("site-packages", "dist-packages")
@@ -135,17 +136,19 @@ def text_file(path: str | os.PathLike) -> tuple[str, dict]:
     return text, {"corpus": "file", "path": str(path), "chars": len(text), "sha256_16": _digest(text)}
 
 
-def tiny_shakespeare(split: str = "train", *, data_dir: str | None = None, download: bool = True) -> tuple[str, dict]:
+def tiny_shakespeare(split: str = "train", *, data_dir: str | None = None, download: bool = False,
+                     timeout: float = 120.0) -> tuple[str, dict]:
     """The ``tiny_shakespeare`` split (``"train"``, ``"validation"`` or ``"test"``) through tfds.
 
     Each split is one example whose ``text`` feature is the whole split. Uses
     ``tfds.data_source``, which needs no TensorFlow (tests mock it with ``tfds.testing.mock_data``).
+    Without ``download`` the data must be prepared in ``data_dir``; with it, an offline
+    machine fails within seconds (see :mod:`nnlect.data._tfds`), and the fetch gives up
+    after ``timeout`` seconds.
     """
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError as e:
-        raise ValueError(f"--corpus tiny_shakespeare needs tensorflow-datasets: pip install 'nnlect[tfds]' ({e})") from None
-    source = tfds.data_source("tiny_shakespeare", split=split, data_dir=data_dir, download=download)
+    source = _tfds.data_source("tiny_shakespeare", split, data_dir=data_dir, download=download, timeout=timeout,
+                               what="--corpus tiny_shakespeare",
+                               instead="use --corpus stdlib (no download) or --text FILE")
     text = "".join(_as_str(example["text"]) for example in (source[i] for i in range(len(source))))
     if not text:
         raise ValueError(f"tiny_shakespeare: split {split!r} is empty")

@@ -76,7 +76,9 @@ def mlp(
     """
     if isinstance(sizes, (int, str)) or len(sizes) < 2:
         raise ValueError(f"sizes: expected at least 2 layer widths (input and output), got {sizes!r}")
-    sizes = [_checks.positive_int("sizes", s) for s in sizes]
+    names = ["sizes[0] (input width)", *[f"sizes[{i}] (hidden layer {i} width)" for i in range(1, len(sizes) - 1)],
+             f"sizes[{len(sizes) - 1}] (output width)"]
+    sizes = [_checks.positive_int(name, s) for name, s in zip(names, sizes)]
     n_hidden_layers = len(sizes) - 2
     acts = _per_layer("activation", activation, n_hidden_layers)
     for a in acts:

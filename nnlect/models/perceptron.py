@@ -77,6 +77,7 @@ def perceptron(n_in: int, *, init: str = "zeros", dtype: Any = jnp.float32) -> P
         _checks.floating_array("x", x, ndim=2)
         if x.shape[1] != n_in:
             raise ValueError(f"x: expected shape (batch, {n_in}), got {tuple(x.shape)}")
+        _checks.finite_values("x", x)  # the threshold reads NaN as "below": -1, silently
         check_params({"perceptron": params}, {"perceptron": shapes})
 
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False) -> Array:
@@ -113,14 +114,22 @@ def perceptron(n_in: int, *, init: str = "zeros", dtype: Any = jnp.float32) -> P
             updates made in each epoch (0 once every example is classified right).
         """
         _check(params, x)
+        _checks.nonempty("x", x, "example (row)")
         eta = _checks.positive("eta", eta)
         epochs = _checks.positive_int("epochs", epochs)
+        _checks.array("y", y)
         _check_labels(y, x.shape[0])
         n = x.shape[0]
         if key is None:
             order = jnp.tile(jnp.arange(n), (epochs, 1))
         else:
             order = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, epochs))
-        return _epochs(params, x, jnp.asarray(y, x.dtype), jnp.asarray(eta, x.dtype), order)
+        fitted, mistakes = _epochs(params, x, jnp.asarray(y, x.dtype), jnp.asarray(eta, x.dtype), order)
+        if _checks.is_concrete(fitted["w"]) and not all(np.isfinite(np.asarray(v)).all() for v in fitted.values()):
+            peak = float(np.max(np.abs(np.asarray(x))))
+            raise FloatingPointError(
+                f"x: the weights overflowed to inf/NaN in {x.dtype} (the largest |x| is {peak:.3g}, eta {eta}); "
+                "scale the inputs (e.g. to [-1, 1]) or lower eta")
+        return fitted, mistakes
 
     return Perceptron(init_fn, apply, fit)

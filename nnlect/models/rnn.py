@@ -30,6 +30,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nnlect import _checks, layers as L
 from nnlect.layers._core import apply_in_order, context, expect_keys
@@ -49,7 +50,6 @@ class RecurrentModel(Model):
     - ``n_in``, ``n_hidden``, ``n_out``, ``unroll``: the static configuration.
     """
 
-    def __new__(cls, init: Callable, apply: Callable, *, initial_state: Callable, step: Callable,
     # Plain attributes set in __new__ (a NamedTuple subclass has a __dict__), not tuple fields.
     initial_state: Callable[[int], Array]
     step: Callable[..., tuple[Array, Array]]
@@ -58,6 +58,7 @@ class RecurrentModel(Model):
     n_out: int
     unroll: int
 
+    def __new__(cls, init: Callable, apply: Callable, *, initial_state: Callable, step: Callable,
                 n_in: int, n_hidden: int, n_out: int, unroll: int):
         model = super().__new__(cls, init, apply)
         model.initial_state, model.step = initial_state, step
@@ -122,6 +123,10 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
     def apply(params: dict, x: Array, *, key: Array | None = None, train: bool = False,
               h0: Array | None = None, return_state: bool = False):
         expect_keys(params, ("cell", "readout"))
+        _checks.array("x", x)
+        if x.ndim >= 2 and x.shape[0] == 0:
+            raise ValueError(f"x: expected at least one sequence (B >= 1 in (B, T{', n_in' if x.ndim > 2 else ''})), "
+                             f"got shape {tuple(x.shape)}")
         with context("layer 0 (cell)"):
             hs, h_last = cell.apply(params["cell"], x, h0=h0, return_state=True)
         logits = apply_in_order([(layer.name, layer) for layer in head], params, hs, key=key, train=train, start=1)
@@ -163,6 +168,15 @@ def make_sampler(model: RecurrentModel, length: int) -> Callable[..., Array]:
     def sample(params: dict, prompt: Array, key: Array, temperature: float = 1.0) -> Array:
         _checks.integer_array("prompt", prompt, ndim=2)
         _checks.positive("temperature", temperature)
+        if prompt.shape[0] == 0 or prompt.shape[1] == 0:
+            raise ValueError(f"prompt: expected (B, P) ids with B >= 1 and P >= 1, got shape {tuple(prompt.shape)}")
+        # Checked here, on concrete values, before ``run``'s jit: inside it an id out of range
+        # cannot raise and would read NaN, and the draw would silently be token 0.
+        if _checks.is_concrete(prompt):
+            ids = np.asarray(prompt)
+            lo, hi = int(ids.min()), int(ids.max())
+            if lo < 0 or hi >= model.n_in:
+                raise ValueError(f"prompt: expected token ids in [0, {model.n_in}), got values in [{lo}, {hi}]")
         return run(params, prompt, key, jnp.asarray(temperature, jnp.float32))
 
     return sample
