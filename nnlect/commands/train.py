@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nnlect.recipes
 from nnlect import io
+from nnlect.commands import _args
 
 NAME = "train"
 HELP = "train a model (mlp, lenet5, charlm) and write a JSON result"
@@ -46,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the recipe; it reads ``args.epochs``, ``args.seed``, ``args.out``, ``args.resume``,
     ``args.data_parallel`` and its own flags, checkpoints to ``nnlect.checkpoint.run_file(args.out, resume=args.resume)``, and
     returns the JSON-able result (an ``exit_code`` key, if present, becomes the exit code)."""
-    if args.epochs < 1:
-        raise ValueError(f"--epochs: expected a positive int, got {args.epochs}")
+    _args.check_flags(args)  # every flag of the table that this recipe has, before any work
+    _args.check_out(args.out)
     if args.data_parallel:
         from nnlect import parallel
 
