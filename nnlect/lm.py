@@ -1,9 +1,9 @@
 r"""Character language model: truncated backprop through time with the state carried.
 
-:func:`nnlect.train.fit` trains on independent shuffled minibatches; a language model
-instead walks the text in order, and its hidden state must flow from one window to the
-next, so its loop lives here. It reuses :class:`nnlect.train.TrainState`,
-:func:`nnlect.train.init_state` and the dropout stream :func:`nnlect.train.stream`.
+A language model walks the text in order, and its hidden state flows from one window to
+the next. That is what :func:`nnlect.train.fit` does with pre-batched windows and
+``carry=h``; this module keeps only what is language-model specific: the windowed
+loss, the held-out evaluation in bits/char, sampling and the charlm checkpoint format.
 
 **Truncated BPTT.** The training text is laid out by :func:`nnlect.data.text.bptt_windows`
 as ``W`` consecutive windows ``(B, T)``. Window ``k`` starts from the state :math:`h_T` that
@@ -20,8 +20,8 @@ optimizer steps) in one XLA call with ``lax.scan``, carrying ``(TrainState, h)``
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +32,7 @@ from nnlect import _checks, checkpoint, parallel
 from nnlect.data.text import BITS_PER_NAT, Vocabulary, streams
 from nnlect.losses import softmax_cross_entropy
 from nnlect.models.rnn import RecurrentModel, elman_rnn, make_sampler
-from nnlect.train import DROPOUT, TrainState, init_state, stream
+from nnlect.train import DROPOUT, TrainState, fit, init_state, stream
 
 Array = Any
 
@@ -91,9 +91,25 @@ def make_lm_train_scan(model: RecurrentModel, optimizer: optax.GradientTransform
 
     donate_argnums = (0, 1) if donate else ()
     if mesh is None:
-        return jax.jit(run, donate_argnums=donate_argnums)
-    out = (parallel.replicated(mesh), parallel.batch_sharding(mesh, 2), parallel.replicated(mesh))
-    return jax.jit(run, donate_argnums=donate_argnums, out_shardings=out)
+        jitted = jax.jit(run, donate_argnums=donate_argnums)
+    else:
+        out = (parallel.replicated(mesh), parallel.batch_sharding(mesh, 2), parallel.replicated(mesh))
+        jitted = jax.jit(run, donate_argnums=donate_argnums, out_shardings=out)
+    # What train_lm hands to nnlect.train.fit, which runs the same update from its own loop.
+    return _Named(jitted, model, optimizer, mesh)
+
+
+class _Named:
+    """A jitted ``run`` that also names its model, optimizer and mesh (for :func:`train_lm`)."""
+
+    def __init__(self, run, model, optimizer, mesh):
+        self._run, self.model, self.optimizer, self.mesh = run, model, optimizer, mesh
+
+    def __call__(self, *args):
+        return self._run(*args)
+
+    def __getattr__(self, name):  # lower, trace, ...: the jitted function's
+        return getattr(self._run, name)
 
 
 def shard_for_mesh(mesh, state: TrainState, h: Array, xs: Array, ys: Array) -> tuple:
@@ -107,13 +123,15 @@ def shard_for_mesh(mesh, state: TrainState, h: Array, xs: Array, ys: Array) -> t
 def train_lm(run: Callable, state: TrainState, h: Array, xs: Array, ys: Array, *, key: Array,
              total_steps: int, windows_per_call: int = 10, time_budget: float | None = None,
              callback: Callable[[dict, TrainState, Array], None] | None = None) -> tuple[TrainState, Array, list[dict]]:
-    """Train until ``state.step == total_steps`` (or the time budget is spent).
+    """Train until ``state.step == total_steps`` (or the time budget is spent), with
+    :func:`nnlect.train.fit` (the library's one loop) carrying the state between windows.
 
     Arguments:
-        run: from :func:`make_lm_train_scan`; ``state``, ``h``: where to start (step 0 and
-            zeros, or a checkpoint).
-        xs, ys: ``(W, B, T)`` all windows of one pass over the training text.
-        windows_per_call: ``K``, the windows fused into one XLA call.
+        run: from :func:`make_lm_train_scan`, which names the model, optimizer and mesh;
+            ``state``, ``h``: where to start (step 0 and zeros, or a checkpoint).
+        xs, ys: ``(W, B, T)`` all windows of one pass over the training text (placed with
+            :func:`shard_for_mesh` for a mesh).
+        windows_per_call: ``K``, the windows fused into one XLA call (``fit``'s ``fused``).
         time_budget: wall seconds of this function (callbacks included); stop after the
             first call that ends past it.
         callback: called with a history row, the state and ``h`` at the end of every pass
@@ -121,44 +139,30 @@ def train_lm(run: Callable, state: TrainState, h: Array, xs: Array, ys: Array, *
 
     Returns:
         ``(state, h, history)``; a row has ``epoch`` (passes done, fractional when stopped
-        mid-pass), ``step``, ``train_loss`` (nats/char, mean since the last row), ``seconds``
-        and ``chars_per_s`` (of the calls that compiled nothing).
+        mid-pass), ``step``, ``train_loss`` (nats/char, mean since the last row), ``seconds``,
+        ``compile_seconds`` and ``chars_per_s`` (of the time not spent compiling).
     """
     n_windows, batch, seq_len = xs.shape
-    k_max = _checks.positive_int("windows_per_call", windows_per_call)
-    start, compiled, history = time.perf_counter(), set(), []
-    losses, steady_chars, steady_seconds, row_start = [], 0, 0.0, start
+    k = _checks.positive_int("windows_per_call", windows_per_call)
+    total_steps = _checks.positive_int("total_steps", total_steps)
     step = int(state.step)
-    while step < total_steps:
-        position = step % n_windows
-        if position == 0:
-            h = jnp.zeros_like(h)  # reset policy: a new pass over the text starts from h_0 = 0
-        n = min(k_max, n_windows - position, total_steps - step)
-        tic = time.perf_counter()
-        state, h, window_losses = run(state, h, xs[position:position + n], ys[position:position + n], key)
-        window_losses = np.asarray(window_losses)  # waits for the call
-        if n in compiled:
-            steady_chars += n * batch * seq_len
-            steady_seconds += time.perf_counter() - tic
-        compiled.add(n)
-        if not np.all(np.isfinite(window_losses)):
-            raise FloatingPointError(f"training diverged at step {step}: window loss {window_losses.tolist()}; "
-                                     "lower --lr or --clip")
-        losses.append(window_losses)
-        step += n
-        out_of_time = time_budget is not None and time.perf_counter() - start > time_budget
-        if step % n_windows == 0 or step >= total_steps or out_of_time:
-            now = time.perf_counter()
-            row = {"epoch": round(step / n_windows, 4), "step": step, "train_loss": float(np.concatenate(losses).mean()),
-                   "seconds": now - row_start,
-                   "chars_per_s": steady_chars / steady_seconds if steady_seconds else None}
-            history.append(row)
-            if callback is not None:
-                callback(row, state, h)
-            losses, row_start = [], time.perf_counter()  # a row's seconds leave the callback out
-        if out_of_time:
-            break
-    return state, h, history
+    if step >= total_steps:
+        return state, h, []
+    last = {"h": h}
+
+    def on_row(row: dict, state: TrainState, h: Array) -> None:
+        steady = row["seconds"] - row["compile_seconds"]
+        done = row["steps_per_s"] * row["seconds"]  # the steps this row covers
+        row["chars_per_s"] = done * batch * seq_len / steady if steady > 0 and row["compiles"] == 0 else None
+        last["h"] = h
+        if callback is not None:
+            callback(row, state, h)
+
+    epochs = -(-total_steps // n_windows) - step // n_windows
+    state, history = fit(run.model, None, softmax_cross_entropy, run.optimizer, xs, ys, key=key, epochs=epochs,
+                         batch_size=None, state=state, carry=h, fused=k, max_steps=total_steps,
+                         time_budget=time_budget, callback=on_row, mesh=run.mesh)
+    return state, last["h"], history
 
 
 def make_evaluate_lm(model: RecurrentModel, *, batch_size: int = 32, seq_len: int = 100) -> Callable[[dict, np.ndarray], dict]:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -71,23 +72,43 @@ def epoch_order(key: Array, step: Array, n: int, batch_size: int) -> Array:
     return order.reshape(steps, batch_size)
 
 
-def _update(model: Model, loss: Loss, optimizer: optax.GradientTransformation, mesh=None):
-    """The un-jitted step shared by the single-step and whole-epoch versions.
+def _update(model: Model, loss: Loss, optimizer: optax.GradientTransformation, mesh=None, *,
+            carry: bool = False):
+    """The un-jitted step shared by every runner: ``update(state, c, x, y, key) -> (state, c, loss)``.
 
-    With a ``mesh`` the minibatch is constrained to stay split over its ``"data"`` axis.
+    Without ``carry`` the loss is ``loss(model.apply(params, x, key, train=True), y)`` and ``c``
+    passes through untouched (runners pass ``()``). With ``carry`` the model is recurrent: it
+    starts from ``h0=c`` and returns its last state, which becomes the next ``c``. ``c`` is an
+    argument, not a parameter, so no gradient flows into it: truncated backprop through time.
+    With a ``mesh`` the minibatch (and ``c``) is constrained to stay split over ``"data"``.
     """
 
-    def objective(params, x, y, key):
-        return loss(model.apply(params, x, key=key, train=True), y)
+    def objective(params, x, y, key, c):
+        if not carry:
+            return loss(model.apply(params, x, key=key, train=True), y), c
+        out, c = model.apply(params, x, key=key, train=True, h0=c, return_state=True)
+        return loss(out, y), c
 
-    def update(state: TrainState, x: Array, y: Array, key: Array) -> tuple[TrainState, Array]:
+    def update(state: TrainState, c: Any, x: Array, y: Array, key: Array):
         x, y = parallel.constrain_batch(mesh, x), parallel.constrain_batch(mesh, y)
-        value, grads = jax.value_and_grad(objective)(state.params, x, y, stream(key, DROPOUT, state.step))
+        if carry:
+            c = parallel.constrain_batch(mesh, c)
+        (value, c), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params, x, y, stream(key, DROPOUT, state.step), c)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return TrainState(params, opt_state, state.step + 1), value
+        return TrainState(params, opt_state, state.step + 1), c, value
 
     return update
+
+
+def _no_carry(update):
+    """``update`` as ``(state, x, y, key) -> (state, loss)``, for the factories without a carry."""
+    def step(state, x, y, key):
+        state, _, value = update(state, (), x, y, key)
+        return state, value
+
+    return step
 
 
 def _memoized(make):
@@ -139,7 +160,7 @@ def make_train_step(model: Model, loss: Loss, optimizer: optax.GradientTransform
     ``key`` is the run's base key; the step folds in its own counter, so pass the same
     key every step.
     """
-    step = _jit(_update(model, loss, optimizer, mesh), mesh, donate)
+    step = _jit(_no_carry(_update(model, loss, optimizer, mesh)), mesh, donate)
     if mesh is None:
         return step
 
@@ -174,7 +195,7 @@ def make_train_epoch(model: Model, loss: Loss, optimizer: optax.GradientTransfor
     batch_size = _checks.positive_int("batch_size", batch_size)
     if mesh is not None:
         parallel.check_divisible(batch_size, mesh)
-    update = _update(model, loss, optimizer, mesh)
+    update = _no_carry(_update(model, loss, optimizer, mesh))
 
     def epoch(state: TrainState, x: Array, y: Array, key: Array):
         n = x.shape[0]
@@ -211,7 +232,7 @@ def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransform
 
     With a ``mesh`` the batch axis ``B`` of ``xs``/``ys`` is split over the devices.
     """
-    update = _update(model, loss, optimizer, mesh)
+    update = _no_carry(_update(model, loss, optimizer, mesh))
     if repeat is not None:
         repeat = _checks.positive_int("repeat", repeat)
 
@@ -233,39 +254,100 @@ def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransform
 
 
 @_memoized
-def _make_indexed_step(model: Model, loss: Loss, optimizer: optax.GradientTransformation):
-    """``step(state, x, y, order, i, key)``: the training step on minibatch ``x[order[i]]``,
-    gathered inside the jitted call (what :func:`fit`'s step loop runs on one device)."""
-    update = _update(model, loss, optimizer)
+def _make_chunk(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *, n: int,
+                steps_per_epoch: int, carry: bool, mesh=None):
+    """``run(state, c, x, y, order, key) -> (state, c, losses (n,))``: ``n`` steps in one call.
 
-    def step(state: TrainState, x: Array, y: Array, order: Array, i: Array, key: Array):
-        idx = order[i]
-        return update(state, x[idx], y[idx], key)
+    Step ``s`` (the state's counter) trains on minibatch ``x[order[s % steps_per_epoch]]``,
+    gathered inside the call, so a step moves nothing but its own rows: no index, no slice
+    and no host sync per step. ``order`` is ``(S, B)`` example indices (a shuffled epoch) or
+    ``(S,)`` batch indices into pre-batched ``x`` ``(S, B, ...)`` (a language model's windows).
+    ``n == 1`` is the step loop's call; ``n == S`` a whole fused epoch.
+    """
+    update = _update(model, loss, optimizer, mesh, carry=carry)
 
-    return jax.jit(step, donate_argnums=(0,))
+    def run(state: TrainState, c: Any, x: Array, y: Array, order: Array, key: Array):
+        def body(sc, _):
+            state, c = sc
+            idx = order[state.step % steps_per_epoch]
+            state, c, value = update(state, c, x[idx], y[idx], key)
+            return (state, c), value
+
+        if n == 1:  # no loop at all: what a hand-written step loop runs
+            (state, c), value = body((state, c), None)
+            return state, c, value[None]
+        (state, c), values = jax.lax.scan(body, (state, c), None, length=n)
+        return state, c, values
+
+    if mesh is None:
+        return jax.jit(run, donate_argnums=(0, 1))
+    out = (parallel.replicated(mesh), parallel.batch_sharding(mesh, 2) if carry else parallel.replicated(mesh),
+           parallel.replicated(mesh))
+    return jax.jit(run, donate_argnums=(0, 1), out_shardings=out)
 
 
 @_memoized
-def make_evaluate(model: Model, loss: Loss, metric: Callable[[Array, Array], Array] | None = accuracy,
-                  *, batch_size: int = 1024, mesh=None) -> Callable[[Any, Array, Array], dict]:
-    """``evaluate(params, x, y) -> {"loss": float, "metric": float}`` over a whole set, in batches.
+def _make_batch_step(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *, carry: bool, mesh=None):
+    """``run(state, c, xs, ys, key) -> (state, c, losses (K,))`` over K stacked minibatches
+    ``xs`` ``(K, B, ...)`` that came from an iterable source."""
+    update = _update(model, loss, optimizer, mesh, carry=carry)
 
-    Each batch runs one jitted forward pass in eval mode (no dropout); batch means are
-    weighted by batch length, so the result is the exact mean over the set. With a
-    ``mesh``, params are replicated and a batch is split over the devices when its
-    length divides by their count (the last, short batch is replicated instead).
-    """
+    def run(state: TrainState, c: Any, xs: Array, ys: Array, key: Array):
+        def body(sc, xy):
+            state, c, value = update(*sc, xy[0], xy[1], key)
+            return (state, c), value
 
+        (state, c), values = jax.lax.scan(body, (state, c), (xs, ys))
+        return state, c, values
+
+    if mesh is None:
+        return jax.jit(run, donate_argnums=(0, 1))
+    return jax.jit(run, donate_argnums=(0, 1), out_shardings=parallel.replicated(mesh))
+
+
+def _named_metrics(metrics: Mapping[str, Callable] | Callable | None) -> dict[str, Callable]:
+    """``{"name": fn}`` from a mapping, one callable (named by its ``__name__``) or None."""
+    if metrics is None:
+        return {}
+    if callable(metrics):
+        return {getattr(metrics, "__name__", "metric"): metrics}
+    if not isinstance(metrics, Mapping) or not all(isinstance(k, str) and callable(v) for k, v in metrics.items()):
+        raise TypeError(f"metrics: expected a mapping of names to metric(outputs, y) functions, a function, "
+                        f"or None, got {metrics!r}")
+    return dict(metrics)
+
+
+@_memoized
+def _make_batch_stats(model: Model, loss: Loss, metrics: tuple):
     @jax.jit
     def batch_stats(params, xb, yb):
         out = model.apply(params, xb)
-        return loss(out, yb), (metric(out, yb) if metric is not None else jnp.zeros(()))
+        return loss(out, yb), {name: fn(out, yb) for name, fn in metrics}
+
+    return batch_stats
+
+
+def make_evaluate(model: Model, loss: Loss, metrics: Mapping[str, Callable] | Callable | None = accuracy,
+                  *, batch_size: int = 1024, mesh=None) -> Callable[[Any, Array, Array], dict]:
+    """``evaluate(params, x, y) -> {"loss": float, <metric name>: float, ...}`` over a whole set.
+
+    ``metrics`` maps names to ``metric(outputs, y) -> scalar`` (default ``accuracy``, reported
+    as ``"accuracy"``; one function is named by its ``__name__``). Each batch runs one jitted
+    forward pass in eval mode (no dropout); batch means are weighted by batch length, so the
+    result is the exact mean over the set. With a ``mesh``, params are replicated and a
+    batch is split over the devices when its length divides by their count (the last,
+    short batch is replicated instead). The jitted pass is cached on the model, loss and
+    metrics, so evaluating again compiles nothing.
+    """
+    named = _named_metrics(metrics)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    batch_stats = _make_batch_stats(model, loss, tuple(sorted(named.items())))
 
     def evaluate(params, x, y) -> dict:
         n = x.shape[0]
         if n == 0:
             raise ValueError(f"x: expected at least one example to evaluate, got shape {tuple(x.shape)}")
-        total_loss = total_metric = 0.0
+        totals = dict.fromkeys(["loss", *named], 0.0)
         if mesh is not None:
             params = parallel.replicate(mesh, params)
         for start in range(0, n, batch_size):
@@ -273,118 +355,379 @@ def make_evaluate(model: Model, loss: Loss, metric: Callable[[Array, Array], Arr
             if mesh is not None:
                 place = (parallel.shard_batch if xb.shape[0] % parallel.size(mesh) == 0 else parallel.replicate)
                 xb, yb = place(mesh, xb), place(mesh, yb)
-            l, m = batch_stats(params, xb, yb)
-            total_loss += float(l) * xb.shape[0]
-            total_metric += float(m) * xb.shape[0]
-        result = {"loss": total_loss / n}
-        if metric is not None:
-            result["metric"] = total_metric / n
-        return result
+            value, stats = batch_stats(params, xb, yb)
+            for name, v in [("loss", value), *stats.items()]:
+                totals[name] += float(v) * xb.shape[0]
+        return {name: total / n for name, total in totals.items()}
 
     return evaluate
 
 
+class _CompileClock:
+    """Seconds JAX spent tracing, lowering and compiling while it is open (``jax.monitoring``),
+    and how many compilations there were: what :func:`fit` reports as ``compile_seconds``."""
+
+    EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+              "/jax/core/compile/backend_compile_duration")
+
+    def __init__(self):
+        self.seconds, self.compiles = 0.0, 0
+
+    def _listen(self, event: str, duration: float, **_) -> None:
+        if event in self.EVENTS:
+            self.seconds += duration
+            self.compiles += event == self.EVENTS[-1]
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self._listen)
+
+
+@jax.jit
+def _all_finite(tree) -> Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)
+              if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _as_array(name: str, value: Any) -> Any:
+    """``value`` if it is an array (NumPy or JAX), else a TypeError naming ``name``."""
+    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        raise TypeError(f"{name}: expected an array (numpy.ndarray or jax.Array), got {type(value).__name__}; "
+                        f"wrap it with numpy.asarray")
+    return value
+
+
+def _check_labels(model: Model, params: Any, x: Array, y: Array, carry: Any) -> None:
+    """Class-index labels must index the model's outputs: ``0 <= y < n_classes``.
+
+    Checked once, on the host, when ``y`` is integer and one rank below the output (softmax
+    cross-entropy's layout); an out-of-range label would otherwise read garbage or NaN deep
+    inside the loss.
+    """
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        return
+    kw = {} if carry is None else {"h0": carry, "return_state": True}
+    out = jax.eval_shape(lambda p, xb: model.apply(p, xb, **kw), params, x[:1] if carry is None else x[0])
+    out = out[0] if carry is not None else out
+    if y.ndim + (1 if carry is None else 0) != out.ndim or y.size == 0:
+        return
+    n_classes = out.shape[-1]
+    lo, hi = int(np.min(y)), int(np.max(y))
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(f"y: expected class indices in [0, {n_classes}) for the model's {n_classes} outputs, "
+                         f"got values from {lo} to {hi}")
+
+
+def _check_state(state: TrainState, optimizer: optax.GradientTransformation) -> None:
+    """A resumed ``state`` must hold this optimizer's state for its params."""
+    if not isinstance(state, TrainState):
+        raise TypeError(f"state: expected a nnlect.train.TrainState, got {type(state).__name__}")
+    expected = jax.tree.structure(jax.eval_shape(optimizer.init, state.params))
+    got = jax.tree.structure(state.opt_state)
+    if expected != got:
+        raise ValueError(f"state: its optimizer state does not match the optimizer passed to fit (was it built "
+                         f"for another optimizer?): expected {expected}, got {got}")
+
+
+def _choose_chunk(fused: bool | int | str, *, steps_per_epoch: int, model: Model, params: Any, xb: Array,
+                  carry: Any, mesh) -> int:
+    """Steps per XLA call: ``fused`` True -> the whole epoch, False -> 1, an int -> itself.
+
+    ``"auto"``: the whole epoch, except on XLA:CPU for a network with convolutions, where
+    XLA lowers the convolutions inside ``lax.scan`` with slow layouts (LeNet-5's fused epoch
+    measured 2-3x slower than its step loop, see docs/mnist.md), so one step per call.
+    """
+    if fused is True:
+        return steps_per_epoch
+    if fused is False:
+        return 1
+    if isinstance(fused, (int, np.integer)) and not isinstance(fused, bool):
+        return min(_checks.positive_int("fused", fused), steps_per_epoch)
+    if fused != "auto":
+        raise ValueError(f"fused: expected True, False, a number of steps per call, or 'auto', got {fused!r}")
+    backend = (mesh.devices.flat[0].platform if mesh is not None else jax.default_backend())
+    if backend == "cpu" and _has_convolution(model, params, xb, carry):
+        return 1
+    return steps_per_epoch
+
+
+def _has_convolution(model: Model, params: Any, xb: Array, carry: Any) -> bool:
+    kw = {} if carry is None else {"h0": carry, "return_state": True}
+    jaxpr = jax.make_jaxpr(lambda p, x: model.apply(p, x, **kw))(params, xb)
+    return "conv_general_dilated" in str(jaxpr)
+
+
+class _Stop(Exception):
+    pass
+
+
 def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransformation,
-        x: Array, y: Array, *, key: Array, epochs: int, batch_size: int,
-        eval_data: tuple[Array, Array] | None = None, metric: Callable | None = accuracy,
-        fused: bool = True, state: TrainState | None = None, start_epoch: int = 0,
-        callback: Callable[[dict, TrainState], None] | None = None,
+        x: Array | None = None, y: Array | None = None, *, key: Array, epochs: int,
+        batch_size: int | None = None, data: Iterable | Callable[[int], Iterable] | None = None,
+        shuffle: bool = True, eval_data: tuple[Array, Array] | None = None,
+        metrics: Mapping[str, Callable] | Callable | None = accuracy,
+        fused: bool | int | str = "auto", state: TrainState | None = None, start_epoch: int | None = None,
+        carry: Array | None = None, max_steps: int | None = None, time_budget: float | None = None,
+        callback: Callable[..., None] | None = None,
+        on_step: Callable[[dict, TrainState], None] | None = None, log_every: int | None = None,
         mesh=None, data_parallel: bool = False) -> tuple[TrainState, list[dict]]:
-    """Train ``model`` for ``epochs`` epochs of shuffled minibatches.
+    """Train ``model`` for ``epochs`` epochs: the one training loop of nnlect.
+
+    **Data**, one of:
+
+    - ``x, y`` ``(N, ...)`` in memory with ``batch_size``: each epoch is a permutation of the
+      N examples (:func:`epoch_order`; ``shuffle=False`` keeps their order) cut into
+      ``N // batch_size`` minibatches, gathered inside the jitted call.
+    - ``x, y`` ``(S, B, ...)`` already cut into S minibatches, with ``batch_size=None``: taken
+      in order, one per step (a language model's windows, :func:`nnlect.data.text.bptt_windows`).
+    - ``data``: an iterable of ``(x_batch, y_batch)`` pairs, iterated once per epoch (e.g. a
+      ``grain`` DataLoader, or :func:`nnlect.data.batches`), or a function ``epoch -> iterable``
+      (epochs counted from 0) so that each epoch's shuffle can depend on the epoch. Each
+      batch is moved to the device as it comes; nothing holds the whole set.
 
     Arguments:
         params: initial params (ignored when ``state`` is given, e.g. to resume).
-        x, y: the training set ``(N, ...)``; moved to the device once.
         key: the run's base PRNG key (dropout and shuffling streams derive from it).
-        eval_data: optional ``(x, y)`` evaluated after every epoch.
-        metric: ``metric(outputs, y)`` reported for ``eval_data`` (default accuracy), or None.
-        fused: run each epoch as one XLA call (:func:`make_train_epoch`); False runs a jitted
-            step per minibatch from Python, the minibatch gathered inside the step (no eager
-            slicing per step), same numbers.
-        state, start_epoch: continue a run (``state`` from a checkpoint, epochs counted from
-            ``start_epoch``).
-        callback: called after every epoch with the history row and the state
-            (progress bars, checkpoints).
+        eval_data: ``(x, y)`` evaluated after every epoch with ``loss`` and ``metrics``.
+        metrics: names to ``metric(outputs, y)`` for ``eval_data`` (default ``accuracy``,
+            reported as ``eval_accuracy``), one function (named by ``__name__``), or None.
+        fused: steps per XLA call. True: a whole epoch (``lax.scan``); False: one jitted call
+            per step; an int K: K steps per call; ``"auto"`` (default): a whole epoch, but one
+            step per call on CPU for convnets (XLA:CPU is slow at convolutions inside a scan).
+            Every choice trains on the same minibatches and gives the same numbers.
+        state: continue a run (a checkpoint's :class:`TrainState`). With in-memory data the
+            position in the run is ``state.step``, mid-epoch included; ``start_epoch`` (for
+            ``data`` iterables, whose epoch length is unknown) numbers the epochs.
+        carry: a recurrent model's starting state ``(B, H)``: ``model.apply`` gets
+            ``h0=carry, return_state=True`` and the state flows from one minibatch to the next
+            with no gradient through the boundary (truncated BPTT); it is reset to zeros at
+            the start of every epoch. Use with pre-batched ``x`` (consecutive windows).
+        max_steps: stop once ``state.step`` reaches it (counted over the whole run, so a
+            resumed run stops where the uninterrupted one would).
+        time_budget: wall seconds; stop after the first call that ends past it.
+        callback: ``callback(row, state)`` after every epoch and when training stops early
+            (``callback(row, state, carry)`` with ``carry``): evaluation, checkpoints. It runs
+            after params and losses were checked finite, so it never saves a diverged state.
+        on_step: ``on_step(row, state)`` every ``log_every`` steps with
+            ``row = {"step", "epoch", "train_loss"}`` (mean over those steps); calls are cut
+            at those steps, so only a hook that asks costs a host sync.
         mesh: a :func:`nnlect.parallel.data_parallel_mesh` to split every minibatch over
             (``batch_size`` must divide by its device count); ``data_parallel=True`` builds
             one over all devices. Same numbers as one device, up to float32 rounding of
-            the all-reduced gradient sum. Multi-host: every host calls ``fit`` with the same
-            ``x``, ``y`` and ``key`` after :func:`nnlect.parallel.initialize`.
+            the all-reduced gradient sum.
 
-    The jitted functions are cached on ``(model, loss, optimizer, batch_size, mesh)``: a
-    second ``fit`` with the same objects (another run, a resume) compiles nothing.
+    The jitted functions are cached on ``(model, loss, optimizer, settings)``: a second
+    ``fit`` with the same objects and shapes (another run, a resume) compiles nothing.
 
     Returns:
-        ``(state, history)``; ``history`` has one dict per epoch with ``epoch``,
-        ``train_loss`` (mean over the epoch's steps), ``seconds`` and, with ``eval_data``,
-        ``eval_loss`` and ``eval_metric``.
+        ``(state, history)``; one row per epoch with ``epoch`` (fractional when stopped
+        mid-epoch), ``step``, ``train_loss`` (mean over the epoch's steps), ``seconds``
+        (wall, compilation included), ``compile_seconds`` and ``compiles`` (what JAX spent
+        tracing and compiling during the epoch), ``steps_per_s`` and, with ``eval_data``,
+        ``eval_loss`` and ``eval_<metric>``.
+
+    Raises:
+        FloatingPointError: a non-finite train loss, param or eval loss (before ``callback``).
     """
     epochs = _checks.positive_int("epochs", epochs)
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y: expected the same number of examples, got {x.shape[0]} and {y.shape[0]}")
-    if batch_size > x.shape[0]:
-        raise ValueError(f"batch_size: expected at most the number of examples ({x.shape[0]}), got {batch_size}")
+    if max_steps is not None:
+        max_steps = _checks.positive_int("max_steps", max_steps)
+    if time_budget is not None:
+        _checks.positive("time_budget", time_budget)
+    if log_every is not None:
+        log_every = _checks.positive_int("log_every", log_every)
+    elif on_step is not None:
+        log_every = 100
+    named = _named_metrics(metrics)
     if mesh is None and data_parallel:
         mesh = parallel.data_parallel_mesh()
-    if mesh is not None:
-        parallel.check_divisible(batch_size, mesh)
-    if state is None:  # a copy: the epochs donate the state's buffers, the caller keeps params
-        state = init_state(jax.tree.map(jnp.copy, params), optimizer)
-    if mesh is None:
-        x, y = jax.device_put(x), jax.device_put(y)
-    elif fused:
-        state, x, y = parallel.replicate(mesh, (state, x, y))
-    else:  # minibatches are gathered on the host and each one is split over the devices
-        state, x, y = parallel.replicate(mesh, state), np.asarray(x), np.asarray(y)
-    evaluate = make_evaluate(model, loss, metric, mesh=mesh) if eval_data is not None else None
-    if fused:
-        run_epoch = make_train_epoch(model, loss, optimizer, batch_size=batch_size, mesh=mesh)
-    elif mesh is None:
-        step_at = _make_indexed_step(model, loss, optimizer)
-
-        def run_epoch(state, x, y, key):
-            # The batch is gathered inside the jitted step: no eager slicing per step.
-            order = epoch_order(key, state.step, x.shape[0], batch_size)
-            losses = []
-            for i in range(order.shape[0]):
-                state, value = step_at(state, x, y, order, i, key)
-                losses.append(value)
-            return state, jnp.stack(losses)
+    if (data is None) == (x is None):
+        raise ValueError("x, data: expected either in-memory x and y or an iterable `data` of (x, y) batches, "
+                         f"got {'both' if data is not None else 'neither'}")
+    if data is None:
+        x, y = _as_array("x", x), _as_array("y", y)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x and y: expected the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+        if batch_size is None:  # pre-batched (S, B, ...)
+            if x.ndim < 2 or y.ndim < 2 or x.shape[1] != y.shape[1]:
+                raise ValueError(f"x, y: with batch_size=None expected pre-batched (S, B, ...) arrays with the same "
+                                 f"S and B, got shapes {tuple(x.shape)} and {tuple(y.shape)}")
+            steps_per_epoch, batch = x.shape[0], x.shape[1]
+        else:
+            batch_size = _checks.positive_int("batch_size", batch_size)
+            if batch_size > x.shape[0]:
+                raise ValueError(f"batch_size: expected at most the number of examples ({x.shape[0]}), got {batch_size}")
+            steps_per_epoch, batch = x.shape[0] // batch_size, batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"x: expected at least one minibatch, got shape {tuple(x.shape)}")
     else:
-        step = make_train_step(model, loss, optimizer, mesh=mesh)
-        sync = parallel.needs_sync(mesh)
+        if batch_size is not None:
+            raise ValueError("batch_size: the batches of `data` come already cut; pass batch_size=None")
+        steps_per_epoch, batch = None, None
+    if mesh is not None and batch is not None:
+        parallel.check_divisible(batch, mesh)
+    if carry is not None:
+        if data is not None or batch_size is not None:
+            raise ValueError("carry: expected pre-batched x, y (S, B, ...) with batch_size=None; a state carried "
+                             "from one minibatch to the next needs consecutive windows")
+        if carry.shape[0] != batch:
+            raise ValueError(f"carry: expected a state with the batch's {batch} rows, got shape {tuple(carry.shape)}")
 
-        def run_epoch(state, x, y, key):
-            order = epoch_order(key, state.step, x.shape[0], batch_size)
-            if mesh is not None:
-                order = np.asarray(order)
-            losses = []
-            for i, idx in enumerate(order):
-                state, value = step(state, x[idx], y[idx], key)
-                losses.append(value)
-                if sync and (i + 1) % parallel.SYNC_EVERY == 0:
-                    # CPU meshes: cap the collective steps in flight (see parallel.SYNC_EVERY).
-                    value.block_until_ready()
-            return state, jnp.stack(losses)
+    if state is None:  # a copy: the calls donate the state's buffers, the caller keeps params
+        state = init_state(jax.tree.map(jnp.copy, params), optimizer)
+    else:
+        _check_state(state, optimizer)
+    if data is None:
+        _check_labels(model, state.params, x, y, carry)
+    step = int(state.step)
+    if steps_per_epoch is not None:
+        derived = step // steps_per_epoch
+        if start_epoch is not None and start_epoch != derived:
+            raise ValueError(f"start_epoch: the state is at step {step}, i.e. in epoch {derived + 1} of "
+                             f"{steps_per_epoch} steps each, but start_epoch={start_epoch} was passed")
+        start_epoch = derived
+    start_epoch = start_epoch or 0
+    c0 = jnp.zeros_like(carry) if carry is not None else None
+    c = jnp.copy(carry) if carry is not None else ()
 
-    history = []
-    for epoch in range(start_epoch, start_epoch + epochs):
-        start = time.perf_counter()
-        state, losses = run_epoch(state, x, y, key)
-        losses = np.asarray(losses)
-        row = {"epoch": epoch + 1, "train_loss": float(losses.mean()), "seconds": time.perf_counter() - start}
-        if not np.isfinite(row["train_loss"]):
-            raise FloatingPointError(
-                f"training diverged in epoch {epoch + 1}: train loss is {row['train_loss']}; lower the "
-                "learning rate or check the inputs for NaN/inf"
-            )
+    evaluate = make_evaluate(model, loss, named, mesh=mesh) if eval_data is not None else None
+    if data is None:
+        if mesh is None:
+            x, y = jax.device_put(x), jax.device_put(y)
+        elif batch_size is None:  # pre-batched windows: split every window's B streams
+            state = parallel.replicate(mesh, state)
+            x, y = parallel.shard_batch(mesh, x, axis=1), parallel.shard_batch(mesh, y, axis=1)
+            c = parallel.shard_batch(mesh, c) if carry is not None else c
+        else:  # the whole set on every device; each gathered minibatch is split (make_train_epoch)
+            state, x, y = parallel.replicate(mesh, (state, x, y))
+        first = x[:batch] if batch_size is not None else x[0]
+        chunk = _choose_chunk(fused, steps_per_epoch=steps_per_epoch, model=model, params=state.params,
+                              xb=first, carry=carry, mesh=mesh)
+    else:
+        if mesh is not None:
+            state = parallel.replicate(mesh, state)
+        chunk = 1 if fused in ("auto", False) else (
+            steps_per_epoch if fused is True else _checks.positive_int("fused", fused))
+        if fused is True:
+            raise ValueError("fused: True (a whole epoch per call) needs in-memory x, y; with `data`, pass the "
+                             "number of batches per call")
+    sync = parallel.needs_sync(mesh)
+    runners: dict[int, Callable] = {}
+    history: list[dict] = []
+    clock, started = _CompileClock(), time.perf_counter()
+
+    def emit(row: dict) -> None:
+        """Check, evaluate, record and hand a finished epoch (or the last part of one) on."""
+        if not bool(_all_finite(state.params)):
+            raise FloatingPointError(f"training diverged in epoch {row['epoch']}: the params hold NaN or inf "
+                                     "(nothing was saved); lower the learning rate or check the inputs")
         if evaluate is not None:
             ev = evaluate(state.params, *eval_data)
-            row["eval_loss"] = ev["loss"]
-            if "metric" in ev:
-                row["eval_metric"] = ev["metric"]
+            if not np.isfinite(ev["loss"]):
+                raise FloatingPointError(f"training diverged in epoch {row['epoch']}: eval loss is {ev['loss']} "
+                                         "(nothing was saved); lower the learning rate or check eval_data")
+            row.update({f"eval_{name}": value for name, value in ev.items()})
         history.append(row)
         if callback is not None:
-            callback(row, state)
+            callback(row, state, c) if carry is not None else callback(row, state)
+
+    def check(values: np.ndarray, at: int) -> None:
+        if not np.all(np.isfinite(values)):
+            bad = float(values[~np.isfinite(values)][0])
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1} (by step {at}): train loss is {bad}; "
+                                     "lower the learning rate or check the inputs for NaN/inf")
+
+    with clock:
+        try:
+            for epoch in range(start_epoch, start_epoch + epochs):
+                t_epoch, compile_before, compiles_before = time.perf_counter(), clock.seconds, clock.compiles
+                losses, logged = [], []
+                if data is None:
+                    position = step % steps_per_epoch
+                    if position == 0 and carry is not None:
+                        c = jnp.zeros_like(c0) if mesh is None else parallel.shard_batch(mesh, c0)
+                    if batch_size is None:
+                        order = jnp.arange(steps_per_epoch)
+                    elif shuffle:
+                        order = epoch_order(key, epoch * steps_per_epoch, x.shape[0], batch_size)
+                    else:
+                        order = jnp.arange(steps_per_epoch * batch_size).reshape(steps_per_epoch, batch_size)
+                    if mesh is not None:
+                        order = parallel.replicate(mesh, order)
+                    while position < steps_per_epoch:
+                        n = min(chunk, steps_per_epoch - position)
+                        if max_steps is not None:
+                            n = min(n, max_steps - step)
+                        if on_step is not None:
+                            n = min(n, log_every - step % log_every)
+                        if n <= 0:
+                            raise _Stop
+                        run = runners.get(n) or runners.setdefault(n, _make_chunk(
+                            model, loss, optimizer, n=n, steps_per_epoch=steps_per_epoch,
+                            carry=carry is not None, mesh=mesh))
+                        state, c, values = run(state, c, x, y, order, key)
+                        losses.append(values)
+                        step, position = step + n, position + n
+                        if sync and len(losses) % parallel.SYNC_EVERY == 0:
+                            values.block_until_ready()  # CPU meshes: cap the collective steps in flight
+                        if on_step is not None:
+                            logged.append(values)
+                            if step % log_every == 0:
+                                part = np.concatenate([np.asarray(v) for v in logged])
+                                check(part, step)
+                                on_step({"step": step, "epoch": epoch + position / steps_per_epoch,
+                                         "train_loss": float(part.mean())}, state)
+                                logged = []
+                        if (max_steps is not None and step >= max_steps) or (
+                                time_budget is not None and time.perf_counter() - started > time_budget):
+                            raise _Stop
+                else:
+                    source = data(epoch) if callable(data) else data
+                    pending: list = []
+                    for xb, yb in source:
+                        pending.append((np.asarray(xb), np.asarray(yb)))
+                        if len(pending) < chunk:
+                            continue
+                        xs = np.stack([p[0] for p in pending])
+                        ys = np.stack([p[1] for p in pending])
+                        pending = []
+                        if mesh is not None:
+                            xs, ys = parallel.shard_batch(mesh, xs, axis=1), parallel.shard_batch(mesh, ys, axis=1)
+                        state, c, values = _make_batch_step(model, loss, optimizer, carry=False, mesh=mesh)(
+                            state, c, xs, ys, key)
+                        losses.append(values)
+                        step += xs.shape[0]
+                        if on_step is not None and step % log_every < xs.shape[0]:
+                            part = np.asarray(values)
+                            check(part, step)
+                            on_step({"step": step, "epoch": epoch, "train_loss": float(part.mean())}, state)
+                        if (max_steps is not None and step >= max_steps) or (
+                                time_budget is not None and time.perf_counter() - started > time_budget):
+                            raise _Stop
+                    if pending:
+                        raise ValueError(f"data: {len(pending)} batches were left over at the end of epoch "
+                                         f"{epoch + 1}, fewer than fused={chunk} per call")
+                    if not losses:
+                        raise ValueError(f"data: epoch {epoch + 1} yielded no batches")
+                values = np.concatenate([np.asarray(v) for v in losses])
+                check(values, step)
+                elapsed = time.perf_counter() - t_epoch
+                emit({"epoch": epoch + 1, "step": step, "train_loss": float(values.mean()), "seconds": elapsed,
+                      "compile_seconds": clock.seconds - compile_before,
+                      "compiles": clock.compiles - compiles_before, "steps_per_s": len(values) / elapsed})
+        except _Stop:
+            if losses:
+                values = np.concatenate([np.asarray(v) for v in losses])
+                check(values, step)
+                elapsed = time.perf_counter() - t_epoch
+                whole = data is not None or position == steps_per_epoch
+                emit({"epoch": epoch + 1 if whole else round(epoch + position / steps_per_epoch, 4), "step": step,
+                      "train_loss": float(values.mean()), "seconds": elapsed,
+                      "compile_seconds": clock.seconds - compile_before,
+                      "compiles": clock.compiles - compiles_before, "steps_per_s": len(values) / elapsed,
+                      "stopped": "max_steps" if max_steps is not None and step >= max_steps else "time_budget"})
     return state, history

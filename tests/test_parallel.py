@@ -234,7 +234,7 @@ def _worker_8dev():
     out["long_epoch"] = _compare(jax, np, long_epoch, params, xl, yl)
 
     mesh = parallel.setup(True)
-    jitted = jax.jit(train._update(model, xent, opt, mesh), out_shardings=parallel.replicated(mesh))
+    jitted = jax.jit(train._no_carry(train._update(model, xent, opt, mesh)), out_shardings=parallel.replicated(mesh))
     state = parallel.replicate(mesh, train.init_state(params, opt))
     hlo = jitted.lower(state, parallel.shard_batch(mesh, x[:64]), parallel.shard_batch(mesh, y[:64]), key).compile().as_text()
     out["hlo"] = {"all_reduce": "all-reduce" in hlo, "per_device_batch_shape": "f32[8,20]" in hlo}

@@ -94,7 +94,7 @@ def test_fit_reports_history_and_evaluates():
                                   x, y, key=jax.random.key(0), epochs=5, batch_size=16, eval_data=(x, y))
     assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert history[-1]["eval_metric"] > 0.9
+    assert history[-1]["eval_accuracy"] > 0.9
 
 
 def test_fit_rejects_bad_arguments_and_divergence():

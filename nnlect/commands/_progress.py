@@ -1,12 +1,36 @@
-"""Progress bars for long CLI work: tqdm on stderr when it is installed and
-stderr is a terminal-like stream, else one plain line per item."""
+"""Progress for long CLI work, on stderr: a tqdm bar (with its ETA) when stderr is a
+terminal and tqdm is installed, else plain lines, one per item or epoch, each with an
+ETA, and never a ``\\r`` fragment in a log file."""
 
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Iterator, TypeVar
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 T = TypeVar("T")
+
+
+def _tqdm():
+    """tqdm's class when stderr is a terminal and tqdm is installed, else None."""
+    if not getattr(sys.stderr, "isatty", lambda: False)():
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional (the ``progress`` extra)
+        return None
+    return tqdm
+
+
+def eta(seconds: float) -> str:
+    """``"1h02m"``, ``"3m05s"`` or ``"42s"``."""
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
 
 
 def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", enabled: bool = True) -> Iterator[T]:
@@ -14,49 +38,81 @@ def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", en
     if not enabled:
         yield from items
         return
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional (the ``progress`` extra)
-        items = list(items)
-        for i, item in enumerate(items, 1):
-            print(f"{desc} {i}/{len(items)}", file=sys.stderr, flush=True)
-            yield item
+    tqdm = _tqdm()
+    if tqdm is not None:
+        yield from tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
         return
-    yield from tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+    items = list(items)
+    start = time.perf_counter()
+    for i, item in enumerate(items, 1):
+        left = "" if i == 1 else f", ETA {eta((time.perf_counter() - start) / (i - 1) * (len(items) - i + 1))}"
+        print(f"{desc} {i}/{len(items)}{left}", file=sys.stderr, flush=True)
+        yield item
 
 
 class EpochBar:
-    """A bar over training epochs that also prints one line per epoch (kept in logs).
+    """Progress over a :func:`nnlect.train.fit` run: one line per epoch on stdout (kept in
+    logs, with an ETA), and on a terminal a tqdm bar over the steps on stderr.
 
-    ``bar.update(row)`` after each epoch with a :func:`nnlect.train.fit` history row;
-    ``bar.close()`` at the end.
+    Pass ``bar.update`` to fit's ``callback`` (or call it from yours) and ``bar.step`` as
+    ``on_step`` (with ``log_every``) to move the bar within an epoch; ``bar.close()`` at
+    the end.
     """
 
-    def __init__(self, total: int, *, initial: int = 0, desc: str = "train", enabled: bool = True):
-        self.enabled = enabled
-        self._bar = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                pass
-            else:
-                self._bar = tqdm(total=total, initial=initial, desc=desc, unit="epoch", file=sys.stderr,
-                                 leave=False, dynamic_ncols=True)
+    def __init__(self, total: int, *, initial: int = 0, desc: str = "train", enabled: bool = True,
+                 steps_per_epoch: int | None = None):
+        self.enabled, self.total, self.done = enabled, total, initial
+        self.steps_per_epoch = steps_per_epoch
+        self._bar, self._start, self._epochs_timed, self._last_step = None, time.perf_counter(), 0, None
+        tqdm = _tqdm() if enabled else None
+        if tqdm is not None:
+            unit, n, at = ("step", total * steps_per_epoch, initial * steps_per_epoch) if steps_per_epoch else (
+                "epoch", total, initial)
+            self._bar = tqdm(total=n, initial=at, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                             dynamic_ncols=True)
+            self._unit = unit
 
-    def update(self, row: dict) -> None:
+    def hooks(self) -> dict:
+        """fit's ``on_step`` and ``log_every`` for a bar over steps (terminal only; each
+        hook call costs a host sync and cuts the fused calls, so logs go without one)."""
+        if self._bar is None or self._unit != "step":
+            return {}
+        return {"on_step": self.step, "log_every": max(1, self.steps_per_epoch // 20)}
+
+    def step(self, row: dict, state=None) -> None:
+        """fit's ``on_step`` hook: move the bar to ``row["step"]``."""
+        if self._bar is not None and self._unit == "step":
+            if self._last_step is not None:
+                self._bar.update(row["step"] - self._last_step)
+            self._last_step = row["step"]
+
+    def update(self, row: dict, state=None) -> None:
         if not self.enabled:
             return
-        parts = [f"epoch {row['epoch']}", f"train loss {row['train_loss']:.4f}"]
-        if "eval_metric" in row:
-            parts.append(f"test error {1 - row['eval_metric']:.2%}")
+        self.done = row["epoch"]
+        self._epochs_timed += 1
+        parts = [f"epoch {row['epoch']}/{self.total}", f"train loss {row['train_loss']:.4f}"]
+        if "eval_accuracy" in row:
+            parts.append(f"test error {1 - row['eval_accuracy']:.2%}")
+        if "validation_error" in row:
+            parts.append(f"validation error {row['validation_error']:.2%}")
         parts.append(f"{row['seconds']:.1f} s")
+        if row.get("compile_seconds"):
+            parts.append(f"compile {row['compile_seconds']:.1f} s")
+        per_epoch = (time.perf_counter() - self._start) / self._epochs_timed
+        if self.done < self.total:
+            parts.append(f"ETA {eta(per_epoch * (self.total - self.done))}")
         line = ", ".join(parts)
         if self._bar is None:
             print(line, flush=True)
-        else:
-            self._bar.write(line)
+            return
+        self._bar.write(line)
+        if self._unit == "epoch":
             self._bar.update(1)
+        elif self.steps_per_epoch:
+            self._bar.n = round(row["epoch"] * self.steps_per_epoch)
+            self._bar.refresh()
+        self._last_step = row["step"]
 
     def close(self) -> None:
         if self._bar is not None:

@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="folder for result.json (and checkpoints where the recipe writes them)")
         p.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.msgpack (saved after every epoch) instead of starting over")
+        p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
         p.add_argument("--data-parallel", action="store_true",
                        help="shard each batch over all local devices (params replicated); the batch size must divide by the device count")
         module.add_arguments(p)

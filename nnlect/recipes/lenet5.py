@@ -4,14 +4,13 @@ Recipe (see docs/mnist.md for the measured runs): ReLU + max pooling, Adam with 
 one-cycle learning-rate schedule (warm-up to ``--lr`` then cosine decay), batch 128,
 no augmentation by default (``--shift`` adds random translations), all 60,000
 training images, evaluated once at the end on the official 10,000 test images.
-Each epoch is one XLA call (:func:`nnlect.train.make_train_epoch`), compiled ahead
-of time so the JSON result can report data loading, compilation and training apart.
+Training is :func:`nnlect.train.fit`, the library's one loop; its history reports the
+compilation apart from the training, so the JSON result can too.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import time
 from pathlib import Path
@@ -21,12 +20,13 @@ import jax.numpy as jnp
 import optax
 
 from nnlect import _checks, checkpoint, parallel
+from nnlect.commands._progress import EpochBar
 from nnlect.data import mnist
-from nnlect.losses import softmax_cross_entropy
+from nnlect.losses import accuracy, softmax_cross_entropy
 from nnlect.models import count_params
 from nnlect.models.base import Model
 from nnlect.models.cnn import cnn, lenet5
-from nnlect.train import epoch_order, init_state, make_evaluate, make_train_epoch, make_train_step
+from nnlect.train import fit, init_state, make_evaluate
 
 NAME = "lenet5"
 HELP = "LeNet-5 (or a stronger CNN) on MNIST / 8x8 digits; reports the official test error"
@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--shift", type=int, default=0, help="augmentation: random translation of up to this many pixels")
     model.add_argument("--fused", choices=("auto", "yes", "no"), default="auto",
                        help="yes: each epoch is one XLA call (lax.scan); no: one jitted call per step; auto: "
-                       "no on CPU, where we measured the fused epoch ~3x slower for LeNet-5, yes elsewhere")
+                       "nl.train.fit's choice (one step per call for convnets on CPU, where the fused epoch "
+                       "measured 2-3x slower for LeNet-5; whole epochs elsewhere)")
     model.add_argument("--target-error", type=float, default=TARGET_ERROR,
                        help="exit code 1 when the test error is above this (MNIST only)")
 
@@ -104,47 +105,6 @@ def process_seconds() -> float | None:
         return None
 
 
-def make_step_loop_epoch(model: Model, optimizer: optax.GradientTransformation, *, batch_size: int, mesh=None):
-    """``epoch(state, x, y, key) -> (state, losses)`` like :func:`nnlect.train.make_train_epoch`
-    (the same shuffle, so the same minibatches and numbers) but as one jitted call per step.
-
-    On XLA:CPU this is ~3x faster for LeNet-5 than the fused ``lax.scan`` epoch (measured,
-    not diagnosed: the same step costs ~3x the CPU time inside XLA's while loop; see
-    docs/mnist.md), and the per-step dispatch (~0.1 ms) is small next to a 15-30 ms step.
-    """
-    step = make_train_step(model, softmax_cross_entropy, optimizer, mesh=mesh)
-
-    @functools.partial(jax.jit, static_argnums=2)
-    def shuffle(state, key, n):
-        return epoch_order(key, state.step, n, batch_size).reshape(-1)
-
-    @jax.jit
-    def batch(x, y, order, i):
-        idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
-        return x[idx], y[idx]
-
-    compiled = {}
-
-    def compile_for(state, x, y, key):
-        """Compile the step ahead of time (for a separate compile timing)."""
-        if mesh is None:
-            compiled["step"] = step.lower(state, x[:batch_size], y[:batch_size], key).compile()
-
-    def epoch(state, x, y, key):
-        run = compiled.get("step", step)
-        order = shuffle(state, key, x.shape[0])
-        losses = []
-        for i in range(x.shape[0] // batch_size):
-            state, loss = run(state, *batch(x, y, order, i), key)
-            losses.append(loss)
-            if parallel.needs_sync(mesh) and i % parallel.SYNC_EVERY == 0:
-                loss.block_until_ready()  # keeps CPU-mesh collectives from piling up
-        return state, jnp.stack(losses)
-
-    epoch.compile_for = compile_for
-    return epoch
-
-
 def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     _checks.positive("--lr", args.lr)  # before any work: -1, 0 and nan would train and exit 0
@@ -182,48 +142,43 @@ def run(args: argparse.Namespace) -> dict:
         saver.history.extend(earlier)
         print(f"resumed from {path} after epoch {start_epoch}", flush=True)
 
-    fused = args.fused == "yes" or (args.fused == "auto" and jax.default_backend() != "cpu")
-    tic = time.perf_counter()
-    if fused:
-        epoch_fn = make_train_epoch(model, softmax_cross_entropy, optimizer, batch_size=args.batch_size, mesh=mesh)
-        if mesh is None:  # ahead-of-time, so compile time is measured on its own
-            epoch_fn = epoch_fn.lower(state, x, y, run_key).compile()
-    else:
-        epoch_fn = make_step_loop_epoch(model, optimizer, batch_size=args.batch_size, mesh=mesh)
-        epoch_fn.compile_for(state, x, y, run_key)
-    compile_seconds = time.perf_counter() - tic
-    evaluate = make_evaluate(model, softmax_cross_entropy, mesh=mesh)
+    fused = {"yes": True, "no": False, "auto": "auto"}[args.fused]
+    evaluate = make_evaluate(model, softmax_cross_entropy, {"accuracy": accuracy}, mesh=mesh)
     print(f"lenet5: {args.arch} ({count_params(state.params)} params) on {splits.source}: {len(x)} train images "
-          f"{splits.image_shape}, {steps_per_epoch} steps of {args.batch_size} per epoch; data {data_seconds:.1f} s, "
-          f"compile {compile_seconds:.1f} s", flush=True)
+          f"{splits.image_shape}, {steps_per_epoch} steps of {args.batch_size} per epoch; data {data_seconds:.1f} s",
+          flush=True)
 
-    train_seconds = eval_seconds = 0.0
-    for epoch in range(start_epoch, args.epochs):
-        tic = time.perf_counter()
-        state, losses = epoch_fn(state, x, y, run_key)
-        row = {"epoch": epoch + 1, "train_loss": float(jnp.mean(losses)), "seconds": time.perf_counter() - tic}
-        train_seconds += row["seconds"]
-        if not jnp.isfinite(row["train_loss"]):
-            raise FloatingPointError(f"training diverged in epoch {epoch + 1} (train loss {row['train_loss']}); lower --lr")
-        line = f"epoch {epoch + 1}/{args.epochs}: train loss {row['train_loss']:.4f}"
-        if splits.validation is not None:
-            tic = time.perf_counter()
-            row["validation_error"] = 1.0 - evaluate(state.params, *splits.validation)["metric"]
-            eval_seconds += time.perf_counter() - tic
-            line += f", validation error {100 * row['validation_error']:.2f}%"
-        print(f"{line} ({row['seconds']:.1f} s)", flush=True)
+    bar = EpochBar(args.epochs, initial=start_epoch, desc=f"lenet5 {args.arch}", enabled=not args.quiet,
+                   steps_per_epoch=steps_per_epoch)
+
+    def report(row: dict, state) -> None:
+        if "eval_accuracy" in row:  # held-out training images (--validation-size), not the test set
+            row["validation_error"] = 1.0 - row.pop("eval_accuracy")
+        bar.update(row)
         saver(row, state)
+
+    compile_seconds = train_seconds = eval_seconds = 0.0
+    if args.epochs > start_epoch:
+        try:
+            state, history = fit(model, None, softmax_cross_entropy, optimizer, x, y, key=run_key,
+                                 epochs=args.epochs - start_epoch, batch_size=args.batch_size,
+                                 eval_data=splits.validation, metrics={"accuracy": accuracy}, fused=fused,
+                                 state=state, callback=report, mesh=mesh, **bar.hooks())
+        finally:
+            bar.close()
+        compile_seconds = sum(r["compile_seconds"] for r in history)
+        train_seconds = sum(r["seconds"] for r in history) - compile_seconds
 
     tic = time.perf_counter()
     test = evaluate(state.params, *splits.test)
     eval_seconds += time.perf_counter() - tic
-    test_error = 1.0 - test["metric"]
+    test_error = 1.0 - test["accuracy"]
     n_test = len(splits.test[1])
     print(f"test error {100 * test_error:.2f}% ({round(test_error * n_test)} of {n_test} misclassified)", flush=True)
     met = test_error <= args.target_error
     return {
         "recipe": NAME, "settings": settings, "params": count_params(state.params),
-        "optimizer": f"adam, cosine_onecycle_schedule(peak {args.lr})", "fused_epochs": fused,
+        "optimizer": f"adam, cosine_onecycle_schedule(peak {args.lr})", "fused": args.fused,
         "test_error": test_error, "test_errors_count": round(test_error * n_test), "test_size": n_test,
         "test_loss": test["loss"], "target_error": args.target_error,
         "target_met": met if splits.source == "idx" else None,

@@ -48,7 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (constant)")
     model.add_argument("--target-error", type=float, default=None,
                        help="exit with code 1 when the final test error (a fraction, e.g. 0.03) is above this")
-    model.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -81,7 +80,8 @@ def run(args: argparse.Namespace) -> dict:
     saver.history[:0] = earlier
     history = list(earlier)
     if done < args.epochs:
-        bar = EpochBar(args.epochs, initial=done, desc=f"mlp {'-'.join(map(str, sizes))}", enabled=not args.quiet)
+        bar = EpochBar(args.epochs, initial=done, desc=f"mlp {'-'.join(map(str, sizes))}", enabled=not args.quiet,
+                       steps_per_epoch=len(x) // args.batch_size)
 
         def callback(row, state):
             saver(row, state)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict:
             state, new_rows = nl.train.fit(model, params, nl.softmax_cross_entropy, optimizer, x, y, key=run_key,
                                            epochs=args.epochs - done, batch_size=args.batch_size,
                                            eval_data=(x_test, y_test), state=state, start_epoch=done,
-                                           callback=callback, data_parallel=args.data_parallel)
+                                           callback=callback, data_parallel=args.data_parallel, **bar.hooks())
         except KeyboardInterrupt:
             where = f"after epoch {saver.history[-1]['epoch']}" if saver.history else "none yet"
             print(f"checkpoint {path}: {where}; rerun the same command with --resume to continue", file=sys.stderr)
