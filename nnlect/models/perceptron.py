@@ -116,6 +116,13 @@ def perceptron(n_in: int, *, init: str = "zeros", dtype: Any = jnp.float32) -> P
         _check(params, x)
         _checks.nonempty("x", x, "example (row)")
         eta = _checks.positive("eta", eta)
+        if _checks.is_concrete(x):
+            # w grows by 2 eta x per mistake, so w.x reaches about 2 eta |x|^2 m: past the
+            # dtype's range the sums are inf - inf = NaN and the rule silently stops working.
+            peak, limit = float(np.max(np.abs(np.asarray(x)))), float(jnp.finfo(x.dtype).max)
+            if 2.0 * eta * peak * peak * n_in > limit:
+                raise ValueError(f"x: values up to {peak:.3g} overflow {x.dtype} in w.x (about 2 eta |x|^2 m = "
+                                 f"{2.0 * eta * peak * peak * n_in:.3g} > {limit:.3g}); scale the inputs, e.g. to [-1, 1]")
         epochs = _checks.positive_int("epochs", epochs)
         _checks.array("y", y)
         _check_labels(y, x.shape[0])
