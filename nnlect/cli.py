@@ -41,9 +41,9 @@ EXTRAS = {
     "threadpoolctl": 'pip install "nnlect[bench]"',
     "torch": "pip install torch",
     "flax": 'pip install "nnlect"',
-    # a base dependency since 0.2 (the default `train mlp --data digits` needs it); missing
-    # only from an environment where it was uninstalled
-    "sklearn": 'pip install "nnlect"  (or: pip install "scikit-learn>=1.4")',
+    # a base dependency (the default `train mlp --data digits` needs it): missing only where
+    # it was uninstalled
+    "sklearn": 'pip install "scikit-learn>=1.4"',
 }
 
 #: Bad input or an environment that cannot run the command: rc 2 and one line.
@@ -81,8 +81,8 @@ def missing_dependency_message(e: ImportError) -> str:
     line = EXTRAS.get(top)
     if line is None:
         return f"missing module {e.name or '?'} ({e})"
-    detail = str(e) if str(e) and "No module named" not in str(e) else f"this needs {top}"
-    return f"{detail}; install it with: {line}"
+    detail = str(e) if str(e) and "No module named" not in str(e) and "halted" not in str(e) else f"this needs {top}"
+    return detail if line in detail else f"{detail}; install it with: {line}"
 
 
 def _flush_and_exit(code: int) -> None:
