@@ -46,8 +46,8 @@ claim = dropout.run(small=SMALL)
 print("\\n".join(claim.summary))
 claim.figure()'''),
         ("md", "**Look at**: without dropout the training error goes to 0: the network has learnt the flipped labels too, "
-               "and its test error rises. With dropout the training error stays near the 20% noise rate and the test error "
-               "ends lower. In the two right panels (training points drawn, class 1 red, class 0 blue), the boundary "
+               "and its test error rises. With dropout the training error falls slowly and stays well above 0 (the network "
+               "cannot fit every flipped label), and the test error ends lower, closer to the 20% that is the best possible. In the two right panels (training points drawn, class 1 red, class 0 blue), the boundary "
                "without dropout wraps islands around single mislabelled points.\n\n"
                "**Try next**: `dropout.train_and_test(0.2)` or `dropout.train_and_test(0.8)` (a list of errors per 100 "
                "steps); more training points (`n_train=1000`): does dropout still help when the data are not so few?"),
