@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 import build_notebooks  # noqa: E402
+
 import nnlect as ORIGINAL_NNLECT  # noqa: E402
 
 with open(ROOT / "pyproject.toml", "rb") as _f:
