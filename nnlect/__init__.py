@@ -17,6 +17,7 @@ from nnlect.layers import serial
 from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
 from nnlect.models import Model, Perceptron, build, count_params
 from nnlect.models.cnn import cnn, lenet5
+from nnlect.models.lenet1998 import lenet5_1998
 from nnlect.models.mlp import mlp
 from nnlect.models.perceptron import perceptron
 from nnlect.models.rnn import elman_rnn
@@ -44,6 +45,6 @@ __version__ = _version()
 
 __all__ = [
     "Model", "Perceptron", "accuracy", "activations", "build", "checkpoint", "cnn", "count_params", "dropout",
-    "elman_rnn", "half_squared_error", "initializers", "layers", "lenet5", "lm", "losses", "mlp", "parallel",
+    "elman_rnn", "half_squared_error", "initializers", "layers", "lenet5", "lenet5_1998", "lm", "losses", "mlp", "parallel",
     "perceptron", "reference", "regularization", "serial", "softmax_cross_entropy", "train",
 ]

@@ -22,6 +22,8 @@ module              layers
 ``convolution``     :func:`conv`, :func:`max_pool`, :func:`avg_pool` (1-D, 2-D, N-D)
 ``cells``, ``rnn``  :func:`recurrent` over a :class:`Cell`: :func:`elman`,
                     :func:`gru`, :func:`lstm`
+``lenet1998``       the 1998 LeNet-5's own: :func:`scaled_tanh`, :func:`subsample`,
+                    :func:`partial_conv`, :func:`rbf`
 ==================  ===========================================================
 """
 
@@ -30,8 +32,10 @@ from nnlect.layers.convolution import avg_pool, conv, max_pool
 from nnlect.layers.feedforward import activation, dense, dropout, embed, flatten, one_hot
 from nnlect.layers.cells import Cell, elman, gru, lstm
 from nnlect.layers.rnn import recurrent
+from nnlect.layers.lenet1998 import partial_conv, rbf, scaled_tanh, subsample
 
 __all__ = [
     "Cell", "Layer", "activation", "avg_pool", "conv", "dense", "dropout", "elman", "embed", "flatten", "gru",
-    "layer_key", "lstm", "max_pool", "named", "one_hot", "recurrent", "serial",
+    "layer_key", "lstm", "max_pool", "named", "one_hot", "partial_conv", "rbf", "recurrent", "scaled_tanh", "serial",
+    "subsample",
 ]
