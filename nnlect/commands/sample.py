@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 NAME = "sample"
-HELP = "sample text from a trained charlm checkpoint (nnlect train charlm)"
+HELP = "sample text from a trained charlm or wordlm checkpoint (nnlect train charlm / wordlm)"
 DESCRIPTION = (
     "Reads OUT/checkpoint.msgpack written by `nnlect train charlm` (params, vocabulary and settings), "
     "reads the prompt with the RNN, then draws --length characters one at a time from "
@@ -23,8 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnlect import lm
+    from nnlect import checkpoint, lm
 
+    if checkpoint.load_meta(args.checkpoint).get("recipe") == "wordlm":  # words: --length words, joined by spaces
+        from nnlect.recipes import wordlm
+
+        model, params, vocab, _ = wordlm.load_checkpoint(args.checkpoint)
+        prompt = args.prompt if args.prompt.strip() else wordlm.DEFAULT_PROMPT
+        text = lm.sample_text(model, params, vocab, prompt, args.length, seed=args.seed, temperature=args.temperature)
+        print(vocab.decode(vocab.encode(prompt)) + " " + text)
+        return 0
     model, params, vocab, _ = lm.load_checkpoint(args.checkpoint)
     text = lm.sample_text(model, params, vocab, args.prompt, args.length, seed=args.seed, temperature=args.temperature)
     print(args.prompt + text)
