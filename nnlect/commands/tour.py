@@ -18,7 +18,8 @@ DESCRIPTION = (
     "perceptron converges on separable data but not on XOR; an MLP learns XOR; the handwritten "
     "backprop equals jax.grad; sigmoid and tanh saturate while ReLU does not; one hidden layer fits "
     "a continuous function better as it widens; gradients vanish in a deep sigmoid net; dropout "
-    "curbs overfitting; LeNet-5 reads digits; a char-RNN learns to write. Each claim writes one PNG "
+    "curbs overfitting; LeNet-5 reads digits; a char-RNN learns to write; an RNN remembers a time "
+    "series past any fixed window. Each claim writes one PNG "
     "figure to --out and one line of verdict; SUMMARY.md there repeats the report. Exit code 0 when "
     "every claim that ran holds, 1 when one does not, 2 for bad flags."
 )

@@ -11,7 +11,7 @@ Modules are imported on demand, so ``import nnlect`` stays light.
 
 #: The experiments in the lecture's order: module names under ``nnlect.experiments``.
 NAMES = ("perceptron", "xor_mlp", "backprop_check", "activations", "approximation",
-         "vanishing_gradients", "dropout", "lenet5", "charlm")
+         "vanishing_gradients", "dropout", "lenet5", "charlm", "time_series")
 
 
 def load(name: str):
