@@ -174,8 +174,7 @@ def test_low_temperature_sampling_is_the_greedy_path(model_and_params):
 
 # --- the hand-written backward pass of the recurrence (jax.custom_vjp) ----------------------
 
-from nnlect.layers.cells import _elman_forward as _forward_scan  # noqa: E402
-from nnlect.layers.cells import elman_bptt as _recurrence  # noqa: E402
+from nnlect.layers.cells import _elman_forward as _forward_scan, elman_bptt as _recurrence  # noqa: E402
 
 
 def _random_recurrence_inputs(seed):

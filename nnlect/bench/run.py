@@ -33,8 +33,7 @@ from typing import Any, cast
 
 import jax
 
-from nnlect.bench import env as bench_env
-from nnlect.bench import measure, workloads
+from nnlect.bench import env as bench_env, measure, workloads
 from nnlect.bench.workloads import Workload
 
 SCHEMA = "nnlect-bench/1"

@@ -89,7 +89,7 @@ def elman_rnn(n_in: int, n_hidden: int, n_out: int, *, dropout: float = 0.0, unr
         return_state=False)``:
 
         - ``x``: ``(B, T)`` integer ids in ``[0, n_in)`` or ``(B, T, n_in)`` floats, ``T >= 1``
-          (any number of leading axes in place of ``B``, none included);
+            (any number of leading axes in place of ``B``, none included);
         - ``h0``: ``(B, H)`` initial state :math:`h_0`, default zeros (``initial_state(B)``);
         - ``key``: needed when ``train=True`` and ``dropout > 0``;
         - returns the logits ``(B, T, n_out)``, or ``(logits, h_T)`` with ``return_state=True``.
