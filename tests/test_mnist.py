@@ -51,10 +51,10 @@ def _copy_of_mnist(mnist_dir, tmp_path):
 
 @pytest.mark.data
 def test_the_official_files_give_60000_train_and_10000_test_digits(mnist_dir):
-    splits = mnist.load("idx", data_dir=mnist_dir, normalize=False)
+    splits = mnist.load("mnist", data_dir=mnist_dir, normalize=False)
     (x, y), (x_test, y_test) = splits.train, splits.test
     assert (x.shape, x.dtype, y.shape, y.dtype) == ((60000, 28, 28, 1), np.uint8, (60000,), np.int32)
-    assert (x_test.shape, y_test.shape, splits.source, splits.image_shape) == ((10000, 28, 28, 1), (10000,), "idx", (28, 28, 1))
+    assert (x_test.shape, y_test.shape, splits.source, splits.image_shape) == ((10000, 28, 28, 1), (10000,), "mnist", (28, 28, 1))
     # The published class counts (shared/data/README.md).
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert np.bincount(y).tolist()[:3] == [5923, 6742, 5958]
@@ -62,7 +62,7 @@ def test_the_official_files_give_60000_train_and_10000_test_digits(mnist_dir):
 
 @pytest.mark.data
 def test_normalization_gives_the_training_pixels_mean_0_and_std_1(mnist_dir):
-    splits = mnist.load("idx", data_dir=mnist_dir)
+    splits = mnist.load("mnist", data_dir=mnist_dir)
     x = splits.train[0]
     assert x.dtype == np.float32
     assert splits.pixel_mean == pytest.approx(0.1307, abs=1e-4) and splits.pixel_std == pytest.approx(0.3081, abs=1e-4)
@@ -74,7 +74,7 @@ def test_a_wrong_gz_file_fails_its_md5_naming_the_file(mnist_dir, tmp_path):
     folder = _copy_of_mnist(mnist_dir, tmp_path)
     shutil.copy(mnist_dir / "train-labels-idx1-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")  # mislabeled
     with pytest.raises(mnist.MnistFileError, match=r"t10k-labels-idx1-ubyte.gz: md5 d53e.* is not the published ec29"):
-        mnist.load("idx", data_dir=folder)
+        mnist.load("mnist", data_dir=folder)
 
 
 @pytest.mark.data
@@ -85,26 +85,26 @@ def test_uncompressed_files_are_checked_for_structure(mnist_dir, tmp_path, monke
         (folder / f"{name}.gz").unlink()
     monkeypatch.setenv(mnist.ENV_VAR, str(folder))  # found through the environment variable
     plain = mnist.load("auto", normalize=False)
-    assert plain.source == "idx"
-    np.testing.assert_array_equal(plain.test[0], mnist.load("idx", data_dir=mnist_dir, normalize=False).test[0])
+    assert plain.source == "mnist"
+    np.testing.assert_array_equal(plain.test[0], mnist.load("mnist", data_dir=mnist_dir, normalize=False).test[0])
 
     labels = folder / "t10k-labels-idx1-ubyte"
     good = labels.read_bytes()
     _write_idx(labels, np.full(10000, 10))
     with pytest.raises(mnist.MnistFileError, match=r"t10k-labels-idx1-ubyte: labels must be in 0..9, found 10"):
-        mnist.load("idx")
+        mnist.load("mnist")
     _write_idx(labels, np.zeros(60000))  # the training labels under the test name
     with pytest.raises(mnist.MnistFileError, match=r"t10k-labels-idx1-ubyte: expected labels of shape \(10000,\)"):
-        mnist.load("idx")
+        mnist.load("mnist")
     labels.write_bytes(good[:5000])
     with pytest.raises(mnist.MnistFileError, match="t10k-labels-idx1-ubyte: truncated"):
-        mnist.load("idx")
+        mnist.load("mnist")
 
 
 def test_missing_files_are_an_error_for_idx_and_fall_back_to_digits_for_auto(tmp_path, monkeypatch):
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
     with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte.gz.* are not all in"):
-        mnist.load("idx", data_dir=tmp_path)
+        mnist.load("mnist", data_dir=tmp_path)
     assert mnist.load("auto", data_dir=tmp_path).source == "digits"
     with pytest.raises(ValueError, match="source: expected one of"):
         mnist.load("emnist")
@@ -138,9 +138,11 @@ def test_tfds_source_reads_mocked_mnist():
 
 def test_tfds_without_prepared_data_or_network_fails_fast_with_advice(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow_datasets")
-    with pytest.raises(FileNotFoundError, match="not prepared.*download=True"):
+    with pytest.raises(FileNotFoundError, match=r"not prepared.*pass --download \(download=True\)"):
         mnist.load("tfds", data_dir=tmp_path)
-    monkeypatch.setattr(mnist, "_online", lambda *a, **k: False)
+    from nnlect.data import _tfds
+
+    monkeypatch.setattr(_tfds, "online", lambda *a, **k: False)
     with pytest.raises(ConnectionError, match="no network"):
         mnist.load("tfds", data_dir=tmp_path, download=True)
 
@@ -151,6 +153,8 @@ def test_nnlect_train_lenet5_smoke_on_digits(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "epoch 3/3" in out and "test error" in out
     assert result["params"] == 61706 and result["test_size"] == 297 and result["target_met"] is None
+    assert "no target on digits data" in out and result["exit_code"] == 0
+    assert result["data"]["source"] == "digits" and len(result["data"]["sha256_16"]) == 16
     losses = [row["train_loss"] for row in result["history"]]
     assert losses[-1] < 0.5 * losses[0]
     assert result["test_error"] < 0.5  # chance is 0.9

@@ -22,7 +22,7 @@ from nnlect.recipes import lenet5 as recipe
 def test_lenet5_reaches_the_lectures_095_percent_test_error(mnist_dir, tmp_path, seed):
     code = cli.main(["train", "lenet5", "--data-dir", str(mnist_dir), "--seed", str(seed), "--out", str(tmp_path)])
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["settings"]["data"] == "idx" and result["test_size"] == 10000
+    assert result["data"]["source"] == "mnist" and result["test_size"] == 10000 and result["target_met"] is True
     assert result["epochs"] == recipe.DEFAULT_EPOCHS
     assert result["test_error"] <= recipe.TARGET_ERROR, f"seed {seed}: {100 * result['test_error']:.2f}% test error"
     assert code == 0

@@ -94,3 +94,30 @@ def check_out(out: str | os.PathLike, flag: str = "--out") -> Path:
             except OSError:
                 pass
     return out
+
+
+#: ``--data`` choice of the image recipes -> :func:`nnlect.data.mnist.load` source.
+IMAGE_SOURCES = {"digits": "digits", "mnist": "mnist", "idx": "idx", "tfds": "tfds", "auto": "auto"}
+IMAGE_DATA_HELP = ("digits: scikit-learn's 1797 8x8 digits (bundled, no download); mnist: the four MNIST IDX "
+                   "files in --data-dir or $NNLECT_DATA_DIR (md5-checked); idx: any dataset in MNIST's IDX "
+                   "layout (Fashion-MNIST, KMNIST, ...: *train-images-idx3-ubyte[.gz] ... in --data-dir, "
+                   "structure-checked); tfds: MNIST through tensorflow-datasets (--download to fetch it)")
+
+
+def add_download_flag(group) -> None:
+    """``--download``: let tensorflow-datasets fetch what is not prepared (needs network)."""
+    group.add_argument("--download", action="store_true",
+                       help="let tensorflow-datasets download the data when it is not prepared in --data-dir "
+                       "(needs network; offline this fails within seconds)")
+
+
+def load_images(args: argparse.Namespace, **options):
+    """:func:`nnlect.data.mnist.load` for ``--data``/``--data-dir``/``--download``."""
+    from nnlect.data import mnist
+
+    if args.data == "idx" and args.data_dir is None:
+        raise FileNotFoundError("--data idx: pass --data-dir DIR, the folder of the four IDX files "
+                                "(*train-images-idx3-ubyte[.gz], *train-labels-idx1-ubyte, *t10k-images-idx3-ubyte, "
+                                "*t10k-labels-idx1-ubyte)")
+    return mnist.load(IMAGE_SOURCES[args.data], data_dir=args.data_dir, download=getattr(args, "download", False),
+                      **options)

@@ -1,19 +1,30 @@
-r"""MNIST (slide "Use Case: Digits Recognition": 60k training and 10k test digits) as
-NumPy arrays, from the first source that is there:
+r"""MNIST (slide "Use Case: Digits Recognition": 60k training and 10k test digits), or any
+dataset in MNIST's IDX layout, as NumPy arrays, from the source asked for:
 
-1. ``"idx"``: the four original IDX files (``train-images-idx3-ubyte.gz`` ...; gzip or
+1. ``"mnist"``: the four original IDX files (``train-images-idx3-ubyte.gz`` ...; gzip or
    uncompressed) in ``data_dir`` or ``$NNLECT_DATA_DIR``. Each ``.gz`` file's md5 is
    checked against the published value; uncompressed files cannot be, so their
    structure is checked instead (magic number, counts, exact length, labels in 0..9).
    A truncated, corrupt or mislabeled file raises :class:`MnistFileError` naming the
    file and what is wrong; no partial data is ever returned.
-2. ``"tfds"``: ``tfds.data_source("mnist")`` from tensorflow-datasets, when prepared
-   (or, with ``download=True``, online, e.g. on Colab; offline it fails fast instead
-   of retrying for minutes).
-3. ``"digits"``: scikit-learn's bundled 8x8 digits (1,797 images, no download); the
+2. ``"idx"``: any dataset in the same layout (Fashion-MNIST, KMNIST, ...): four files
+   ending in ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+   ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (``.gz`` or not, any prefix
+   such as ``emnist-digits-``) in ``data_dir``. No md5 (there is no published value to
+   check against); the structure is checked: images are 3-d uint8 IDX (magic 0x0803),
+   labels 1-d (0x0801), each split has as many labels as images, train and test images
+   have the same size, labels are in 0..9.
+3. ``"tfds"``: ``tfds.data_source("mnist")`` from tensorflow-datasets, when prepared
+   (or, with ``download=True``, online, e.g. on Colab; offline it fails in seconds
+   instead of retrying for minutes).
+4. ``"digits"``: scikit-learn's bundled 8x8 digits (1,797 images, no download); the
    first 1,500 are the training set and the last 297 the fixed test set.
 
-``source="auto"`` takes the IDX files if they are found, else the digits.
+``source="auto"`` takes MNIST's files if they are found, else the digits.
+
+Every :class:`Splits` records where it came from (``source``, ``data_dir``) and
+``sha256_16``, a hash of the pixels and labels as read, so a result computed on
+Fashion-MNIST cannot pass for one on MNIST (:meth:`Splits.record`).
 
 Normalization (``normalize=True``): pixels :math:`p \in \{0..255\}` become
 :math:`x = (p/255 - \mu) / \sigma` with :math:`\mu, \sigma` the mean and standard
@@ -28,15 +39,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import socket
-import threading
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
+from nnlect.data import _tfds
+
 ENV_VAR = "NNLECT_DATA_DIR"
-SOURCES = ("auto", "idx", "tfds", "digits")
+SOURCES = ("auto", "mnist", "idx", "tfds", "digits")
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x00000803 and 0x00000801: uint8 data, 3 or 1 dims
 
 #: name -> (md5 of the published .gz file, magic, number of items)
@@ -56,7 +67,9 @@ class MnistFileError(ValueError):
 class Splits(NamedTuple):
     """``train``, ``validation`` (or None) and ``test`` are ``(x, y)`` pairs: ``x`` is
     ``(N, H, W, 1)`` (float32 when normalized, else uint8), ``y`` is ``(N,)`` int32 in 0..9.
-    ``pixel_mean``/``pixel_std`` are the normalization constants (None when not normalized)."""
+    ``pixel_mean``/``pixel_std`` are the normalization constants (None when not normalized);
+    ``data_dir`` the folder read (None for digits) and ``sha256_16`` the first 16 hex digits
+    of the SHA-256 of the pixels and labels of both splits as read (before normalization)."""
 
     train: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray] | None
@@ -65,6 +78,16 @@ class Splits(NamedTuple):
     image_shape: tuple[int, int, int]
     pixel_mean: float | None = None
     pixel_std: float | None = None
+    data_dir: str | None = None
+    sha256_16: str | None = None
+
+    def record(self) -> dict:
+        """What a result file records about the data: ``{"source", "dir", "sha256_16",
+        "image_shape", "train_size", "validation_size", "test_size"}``."""
+        return {"source": self.source, "dir": self.data_dir, "sha256_16": self.sha256_16,
+                "image_shape": list(self.image_shape), "train_size": int(len(self.train[1])),
+                "validation_size": int(len(self.validation[1])) if self.validation is not None else 0,
+                "test_size": int(len(self.test[1]))}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -122,8 +145,8 @@ def _read_checked(folder: Path, name: str) -> np.ndarray:
         raise FileNotFoundError(f"MNIST: {folder} has neither {name}.gz nor {name}")
     if path.name.endswith(".gz") and (got := _md5(path)) != md5:
         raise MnistFileError(f"{path}: md5 {got} is not the published {md5}; the file is truncated, corrupt "
-                             "or another file under this name (decompress a re-packed copy to have its "
-                             "structure checked instead)")
+                             "or another file under this name (another dataset in MNIST's layout, e.g. "
+                             "Fashion-MNIST: source='idx', --data idx, which checks the structure instead)")
     data = read_idx(path)
     want_shape = (count, 28, 28) if magic == IMAGES_MAGIC else (count,)
     if data.shape != want_shape:
@@ -141,66 +164,106 @@ def _from_idx(folder: Path) -> tuple:
     return (tr_x[..., None], tr_y), (te_x[..., None], te_y)
 
 
-def _online(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+#: The four files of the IDX layout, by role: the name ends with this (``.gz`` optional).
+IDX_LAYOUT = dict(zip(("train images", "train labels", "test images", "test labels"), FILES))
+
+
+def find_idx_files(folder: str | os.PathLike) -> dict[str, Path]:
+    """The four files of a dataset in MNIST's IDX layout in ``folder``, by role.
+
+    A file plays a role when its name ends with the MNIST name (``train-images-idx3-ubyte``
+    ...), with or without ``.gz``, after any prefix (``emnist-digits-train-images-...``).
+    Raises ``FileNotFoundError`` naming what is missing, or :class:`MnistFileError` when a
+    role has more than one candidate.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"source='idx': no folder {folder}")
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    found, missing = {}, []
+    for role, stem in IDX_LAYOUT.items():
+        hits = [n for n in names if n.endswith(stem) or n.endswith(f"{stem}.gz")]
+        if not hits:
+            missing.append(f"*{stem}[.gz]")
+        elif len(hits) > 1:
+            raise MnistFileError(f"{folder}: more than one file for the {role}: {hits}; keep one dataset per folder")
+        else:
+            found[role] = folder / hits[0]
+    if missing:
+        raise FileNotFoundError(f"source='idx': {folder} lacks {', '.join(missing)} (the four files of MNIST's IDX "
+                                f"layout; found {names[:8]})")
+    return found
+
+
+def _from_any_idx(folder: Path) -> tuple:
+    """The four files of :func:`find_idx_files`, structure-checked (no md5)."""
+    paths = find_idx_files(folder)
+    data = {role: read_idx(path) for role, path in paths.items()}
+    for role, array in data.items():
+        want = 3 if role.endswith("images") else 1
+        if array.ndim != want:
+            kind = "(N, H, W) images, magic 0x00000803" if want == 3 else "(N,) labels, magic 0x00000801"
+            raise MnistFileError(f"{paths[role]}: expected {kind} for the {role}, got a {array.ndim}-d IDX "
+                                 f"array of shape {array.shape}")
+    for split in ("train", "test"):
+        images, labels = data[f"{split} images"], data[f"{split} labels"]
+        if len(images) != len(labels):
+            raise MnistFileError(f"{paths[f'{split} labels']}: {len(labels)} labels for the {len(images)} "
+                                 f"images of {paths[f'{split} images'].name}; expected one label per image")
+        if len(images) == 0:
+            raise MnistFileError(f"{paths[f'{split} images']}: holds no images")
+        if labels.max() > 9:
+            raise MnistFileError(f"{paths[f'{split} labels']}: labels must be in 0..9 (the models have 10 "
+                                 f"outputs), found {int(labels.max())}")
+    if data["train images"].shape[1:] != data["test images"].shape[1:]:
+        raise MnistFileError(f"{folder}: train images are {data['train images'].shape[1:]}, test images "
+                             f"{data['test images'].shape[1:]}; expected one image size")
+    return ((data["train images"][..., None], data["train labels"]),
+            (data["test images"][..., None], data["test labels"]))
 
 
 def _from_tfds(data_dir: Any, download: bool, timeout: float) -> tuple:
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        raise ImportError("source='tfds' needs tensorflow-datasets: pip install 'nnlect[tfds]'") from None
-    if download and not _online():
-        raise ConnectionError("source='tfds' with download=True: no network (storage.googleapis.com:443 "
-                              "unreachable); use source='idx' with the four IDX files, or source='digits'")
-    result: dict = {}
-
-    def fetch():
-        try:
-            result["ds"] = tfds.data_source("mnist", split=["train", "test"], data_dir=data_dir, download=download)
-        except BaseException as e:  # reported in the calling thread
-            result["error"] = e
-
-    # tfds retries a lost connection for minutes; a daemon thread lets us give up cleanly.
-    worker = threading.Thread(target=fetch, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TimeoutError(f"source='tfds': no MNIST after {timeout:.0f} s; use source='idx' or 'digits'")
-    if "error" in result:
-        raise FileNotFoundError(f"source='tfds': MNIST is not prepared in {data_dir or 'the tfds data dir'} "
-                                f"({type(result['error']).__name__}: {str(result['error']).splitlines()[0]}); "
-                                "pass download=True online (e.g. on Colab), or use source='idx'") from None
+    instead = "use --data mnist with the four IDX files in --data-dir (source='mnist'), or --data digits"
+    train_ds, test_ds = _tfds.data_source("mnist", ["train", "test"], data_dir=data_dir, download=download,
+                                          timeout=timeout, what="source='tfds' (--data tfds)", instead=instead)
 
     def arrays(ds):
         items = [ds[i] for i in range(len(ds))]
         x = np.stack([np.asarray(e["image"], np.uint8).reshape(28, 28, 1) for e in items])
         return x, np.asarray([int(e["label"]) for e in items], np.int64)
 
-    return arrays(result["ds"][0]), arrays(result["ds"][1])
+    return arrays(train_ds), arrays(test_ds)
 
 
 def _from_digits() -> tuple:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise ImportError("source='digits' needs scikit-learn: pip install scikit-learn") from None
-    digits = load_digits()
+        raise ModuleNotFoundError("source='digits' (--data digits) needs scikit-learn, a dependency of nnlect "
+                                  'that is missing here: pip install "scikit-learn>=1.4"', name="sklearn") from None
+    # a Bunch; pyright infers load_digits' return from its source, which also admits return_X_y's tuple
+    digits = cast(Any, load_digits())
     x = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]  # 0..16 -> 0..255
     y = digits.target
     return (x[:DIGITS_TRAIN], y[:DIGITS_TRAIN]), (x[DIGITS_TRAIN:], y[DIGITS_TRAIN:])
 
 
+def _content_hash(train: tuple, test: tuple) -> str:
+    digest = hashlib.sha256()
+    for array in (*train, *test):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def load(source: str = "auto", *, data_dir: str | os.PathLike | None = None, validation_size: int = 0,
          seed: int = 0, normalize: bool = True, download: bool = False, timeout: float = 300.0) -> Splits:
-    """Load MNIST (or the 8x8 digits) as NumPy arrays.
+    """Load MNIST, another dataset in its IDX layout, or the 8x8 digits as NumPy arrays.
 
     Arguments:
-        source: ``"idx"``, ``"tfds"``, ``"digits"`` or ``"auto"`` (IDX if found, else digits).
+        source: ``"mnist"``, ``"idx"``, ``"tfds"``, ``"digits"`` or ``"auto"`` (MNIST if
+            found, else digits); see the module docstring.
         data_dir: folder of the IDX files (default ``$NNLECT_DATA_DIR``), or tfds's data dir.
         validation_size: number of training examples moved to a validation split (0: none).
         seed: seed of the permutation that picks the validation examples.
@@ -216,19 +279,29 @@ def load(source: str = "auto", *, data_dir: str | os.PathLike | None = None, val
         raise ValueError(f"source: expected one of {list(SOURCES)}, got {source!r}")
     if isinstance(validation_size, bool) or not isinstance(validation_size, (int, np.integer)) or validation_size < 0:
         raise ValueError(f"validation_size: expected a non-negative int, got {validation_size!r}")
-    if source in ("auto", "idx"):
+    folder = None
+    if source in ("auto", "mnist"):
         folder = find_idx_dir(data_dir)
-        if folder is None and source == "idx":
+        if folder is None and source == "mnist":
             where = data_dir or f"${ENV_VAR} ({os.environ.get(ENV_VAR) or 'unset'})"
-            raise FileNotFoundError(f"source='idx': the four MNIST IDX files ({', '.join(f'{n}.gz' for n in FILES)}) "
-                                    f"are not all in {where}")
-        source = "idx" if folder is not None else "digits"
-    if source == "idx":
+            raise FileNotFoundError(f"source='mnist': the four MNIST IDX files ({', '.join(f'{n}.gz' for n in FILES)}) "
+                                    f"are not all in {where} (another dataset in this layout: source='idx', "
+                                    "--data idx)")
+        source = "mnist" if folder is not None else "digits"
+    if source == "mnist":
+        assert folder is not None  # found above, or FileNotFoundError was raised
         train, test = _from_idx(folder)
+    elif source == "idx":
+        if data_dir is None and not os.environ.get(ENV_VAR):
+            raise FileNotFoundError(f"source='idx': pass data_dir (--data-dir DIR), the folder of the four IDX files")
+        folder = Path(data_dir if data_dir is not None else os.environ[ENV_VAR])
+        train, test = _from_any_idx(folder)
     elif source == "tfds":
         train, test = _from_tfds(data_dir, download, timeout)
+        folder = data_dir
     else:
         train, test = _from_digits()
+    sha = _content_hash(train, test)
     (x, y), (x_test, y_test) = train, test
     y, y_test = y.astype(np.int32), y_test.astype(np.int32)
     if validation_size >= len(x):
@@ -256,4 +329,5 @@ def load(source: str = "auto", *, data_dir: str | os.PathLike | None = None, val
         x, x_test = scale(x), scale(x_test)
         if validation is not None:
             validation = (scale(validation[0]), validation[1])
-    return Splits((x, y), validation, (x_test, y_test), source, tuple(x.shape[1:]), mean, std)
+    return Splits((x, y), validation, (x_test, y_test), source, tuple(x.shape[1:]), mean, std,
+                  str(folder) if folder is not None else None, sha)

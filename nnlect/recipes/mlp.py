@@ -2,8 +2,11 @@ r"""``nnlect train mlp``: a fully connected network on handwritten digits.
 
 The lecture's MLP (slides "Hidden Layers and Backpropagation", "Deep Neural Network")
 on flattened images, softmax cross-entropy, Adam, optional dropout. Data: the 8x8
-scikit-learn digits (bundled, no download) or MNIST (the IDX files in ``--data-dir``
-/ ``$NNLECT_DATA_DIR``, or tensorflow-datasets), through :func:`nnlect.data.mnist.load`.
+scikit-learn digits (bundled, no download), MNIST (the IDX files in ``--data-dir`` /
+``$NNLECT_DATA_DIR``, md5-checked), any dataset in MNIST's IDX layout (``--data idx``,
+e.g. Fashion-MNIST) or MNIST through tensorflow-datasets (``--download`` to fetch it),
+through :func:`nnlect.data.mnist.load`. ``result.json`` records the data's source, folder
+and content hash (``data``).
 
 A checkpoint (:mod:`nnlect.checkpoint`) is written atomically after every epoch;
 ``--resume`` continues from it and ends with the same params, bit for bit, as a run
@@ -24,7 +27,8 @@ import numpy as np
 import optax
 
 import nnlect as nl
-from nnlect import _checks, checkpoint
+from nnlect import checkpoint
+from nnlect.commands import _args
 from nnlect.commands._progress import EpochBar
 
 NAME = "mlp"
@@ -34,10 +38,9 @@ DEFAULT_EPOCHS = 10
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--data", choices=("digits", "mnist", "tfds"), default="digits",
-                      help="digits: scikit-learn's 1797 8x8 digits (bundled); mnist: the four IDX files in "
-                      "--data-dir or $NNLECT_DATA_DIR; tfds: MNIST through tensorflow-datasets")
-    data.add_argument("--data-dir", type=Path, default=None, help="folder of the MNIST IDX files (or tfds data_dir)")
+    data.add_argument("--data", choices=("digits", "mnist", "idx", "tfds"), default="digits", help=_args.IMAGE_DATA_HELP)
+    data.add_argument("--data-dir", type=Path, default=None, help="folder of the IDX files (or tfds data_dir)")
+    _args.add_download_flag(data)
     model = parser.add_argument_group("model and training")
     model.add_argument("--hidden", type=int, nargs="+", default=[256, 256], metavar="UNITS",
                        help="width of each hidden layer, e.g. --hidden 512 512")
@@ -51,14 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from nnlect.data import mnist
-
-    _checks.positive("--lr", args.lr)  # before any work: -1, 0 and nan would train and exit 0
-    if args.target_error is not None:
-        _checks.fraction("--target-error", args.target_error)
-    t0 = time.perf_counter()
-    source = {"digits": "digits", "mnist": "idx", "tfds": "tfds"}[args.data]
-    splits = mnist.load(source, data_dir=args.data_dir)
+    t0 = time.perf_counter()  # the flags and --out were checked before this (commands/_args.py)
+    splits = _args.load_images(args)
     (x, y), (x_test, y_test) = splits.train, splits.test
     x, x_test = x.reshape(len(x), -1), x_test.reshape(len(x_test), -1)
     if args.batch_size > len(x):
@@ -68,7 +65,7 @@ def run(args: argparse.Namespace) -> dict:
     optimizer = optax.adam(args.lr)
     init_key, run_key = jax.random.split(jax.random.key(args.seed))
     params = model.init(init_key)
-    settings = {"recipe": NAME, "data": splits.source, "sizes": sizes, "activation": args.activation,
+    settings = {"recipe": NAME, "data": splits.source, "data_sha256_16": splits.sha256_16, "sizes": sizes, "activation": args.activation,
                 "dropout": args.dropout, "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed}
 
     path = checkpoint.run_file(args.out, resume=args.resume)
@@ -107,8 +104,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"mlp {sizes}: test error {test_error:.2%} ({int(round(test_error * len(y_test)))} of {len(y_test)}), "
           f"train error {train_error:.2%}" + (f"; target {args.target_error:.2%} MISSED" if missed else ""))
     return {
-        "recipe": NAME, "data": splits.source, "image_shape": list(splits.image_shape),
-        "train_examples": len(x), "test_examples": len(x_test),
+        "recipe": NAME, "data": splits.record(), "train_size": len(x), "test_size": len(x_test),
         "model": {"sizes": sizes, "activation": args.activation, "dropout": args.dropout,
                   "params": nl.count_params(params)},
         "training": {"epochs": args.epochs, "resumed_from_epoch": done if args.resume else None,
