@@ -74,6 +74,8 @@ def _report(args: argparse.Namespace) -> int:
     from nnlect.bench import report
     from nnlect.io import atomic_write_text
 
+    if args.out_png:
+        import matplotlib  # noqa: F401  (now, before anything is written: a missing extra is rc 2 with its pip line)
     runs = report.load(args.files)
     print(report.ratios_markdown(runs))
     atomic_write_text(args.out_md, report.markdown(runs))
