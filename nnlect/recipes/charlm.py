@@ -47,9 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--clip", type=float, default=1.0, help="clip the gradient's global norm to this")
     model.add_argument("--windows-per-call", type=int, default=10, help="windows (optimizer steps) fused into one XLA call")
     model.add_argument("--steps", type=int, default=None, help="total optimizer steps (windows); default: --epochs passes")
-    model.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
+    model.add_argument("--time-budget", type=float, default=None,
+                       help="train until this many seconds have passed: the budget, not --epochs, stops training "
+                       "(--steps still caps it)")
     sample = parser.add_argument_group("sample")
-    sample.add_argument("--prompt", default=None, help="sample prompt (default: 'def ' for stdlib, 'ROMEO:' for shakespeare)")
+    sample.add_argument("--prompt", default=None,
+                        help="sample prompt (default: 'def ' for stdlib, 'ROMEO:' for tiny_shakespeare, a newline "
+                        "for --text; the text's first character when the corpus lacks one of those characters)")
     sample.add_argument("--sample-length", type=int, default=300, help="characters to sample")
     sample.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
 
@@ -83,7 +87,12 @@ def run(args: argparse.Namespace) -> dict:
         vocab.encode(args.prompt)  # a character the corpus never had is an error now
     xs, ys = text_data.bptt_windows(train_ids, args.batch_size, args.seq_len)
     n_windows = xs.shape[0]
-    total_steps = args.steps if args.steps is not None else args.epochs * n_windows
+    if args.steps is not None:
+        total_steps = args.steps
+    elif args.time_budget is not None:  # the budget is what stops training; --epochs does not
+        total_steps = 2**31 - 1
+    else:
+        total_steps = args.epochs * n_windows
     if total_steps < 1:
         raise ValueError(f"--steps: expected a positive int, got {total_steps}")
     load_seconds = time.perf_counter() - t0
@@ -108,33 +117,51 @@ def run(args: argparse.Namespace) -> dict:
     evaluate = lm.make_evaluate_lm(model, batch_size=args.batch_size, seq_len=args.seq_len)
     eval_seconds = [0.0]
 
+    best_path = Path(path).with_name("best.msgpack")
+    best: dict = {}
+
     def callback(row: dict, state, h) -> None:
         tic = time.perf_counter()
-        row.update({f"held_out_{k}": v for k, v in evaluate(state.params, held_ids).items() if k != "chars"})
+        held = evaluate(state.params, held_ids)
+        row.update({f"held_out_{k}": v for k, v in held.items() if k != "chars"})
         eval_seconds[0] += time.perf_counter() - tic
         history.append(row)
         # Saved at every pass's end and when training stops (epoch may be fractional, so not
         # checkpoint.epoch_saver); checkpoint.resume reads it back, h included.
-        checkpoint.save(path, {"state": state, "h": h}, meta={**settings, "epoch": row["epoch"], "history": history})
+        meta = {**settings, "epoch": row["epoch"], "history": history}
+        checkpoint.save(path, {"state": state, "h": h}, meta=meta)
+        improved = not best or held["bits_per_char"] < best["held_out"]["bits_per_char"]
+        if improved:  # the held-out best, evaluated the same way at every row: what is reported and sampled
+            best.update(params=jax.device_get(state.params), held_out=held, step=row["step"], epoch=row["epoch"])
+            checkpoint.save(best_path, {"state": state, "h": h}, meta=meta)
         print(f"epoch {row['epoch']:.3f} step {row['step']}: train {row['train_loss'] * text_data.BITS_PER_NAT:.3f} "
-              f"bits/char, held-out {row['held_out_bits_per_char']:.3f} bits/char ({row['seconds']:.1f} s)", flush=True)
+              f"bits/char, held-out {row['held_out_bits_per_char']:.3f} bits/char{' (best)' if improved else ''} "
+              f"({row['seconds']:.1f} s)", flush=True)
 
     print(f"charlm: {len(train_ids)} train / {len(held_ids)} held-out chars, vocab {vocab.size}, "
-          f"{n_windows} windows of {args.batch_size}x{args.seq_len} per pass, {total_steps} steps", flush=True)
+          f"{n_windows} windows of {args.batch_size}x{args.seq_len} per pass, "
+          + (f"{total_steps} steps" if total_steps < 2**31 - 1 else f"training for {args.time_budget} s"), flush=True)
     t_train = time.perf_counter()
     run_windows = lm.make_lm_train_scan(model, optimizer, mesh=mesh)
     state, h, _ = lm.train_lm(run_windows, state, h, xs, ys, key=run_key, total_steps=total_steps,
                                     windows_per_call=args.windows_per_call, time_budget=args.time_budget,
                                     callback=callback)
     train_seconds = time.perf_counter() - t_train - eval_seconds[0]
-    params = jax.device_get(state.params)
-    final = evaluate(params, held_ids)
+    if best:
+        params, final = best["params"], best["held_out"]
+    else:  # a resumed run that had nothing left to train
+        params = jax.device_get(state.params)
+        final = evaluate(params, held_ids)
+        best.update(step=int(state.step), epoch=round(int(state.step) / n_windows, 4))
     unigram = text_data.unigram_entropy_bits(held_ids[1:1 + final["chars"]], vocab.size)
     prompt = _prompt(args, info, vocab, train_text)
     tic = time.perf_counter()
     sample = lm.sample_text(model, params, vocab, prompt, args.sample_length, seed=args.seed, temperature=args.temperature)
+    print(f"held-out {final['bits_per_char']:.3f} bits/char at step {best['step']} (best of {len(history)} "
+          f"evaluations; unigram {unigram:.3f}); sample from {prompt!r} at temperature {args.temperature}:\n"
+          f"{prompt}{sample}", flush=True)
     steps_done = int(state.step)
-    rates = [r["chars_per_s"] for r in history if r.get("chars_per_s")]  # cumulative over the run
+    rates = [r["chars_per_s"] for r in history if r.get("chars_per_s")]  # rows that compiled nothing
     return {
         "recipe": NAME, "corpus": info, "vocab_size": vocab.size,
         "train_chars": len(train_ids), "held_out_chars": len(held_ids),
@@ -146,9 +173,11 @@ def run(args: argparse.Namespace) -> dict:
                      "stopped_by": "steps" if steps_done >= total_steps else "time_budget",
                      "data_parallel_devices": parallel.size(mesh) if mesh is not None else 1},
         "held_out": {**final, "unigram_entropy_bits_per_char": unigram,
-                     "beats_unigram": final["bits_per_char"] < unigram},
+                     "beats_unigram": final["bits_per_char"] < unigram, "step": best["step"], "epoch": best["epoch"],
+                     "checkpoint": str(best_path), "note": "the best of the evaluations made at every pass's end "
+                     "and at the stop; its params are in the checkpoint and made the sample"},
         "sample": {"prompt": prompt, "temperature": args.temperature, "seed": args.seed, "text": sample},
-        "throughput_chars_per_s": rates[-1] if rates else None,
+        "throughput_chars_per_s": sum(rates) / len(rates) if rates else None,
         "wall_seconds": {"load": load_seconds, "train_including_compile": train_seconds, "evaluation": eval_seconds[0],
                          "sample": time.perf_counter() - tic, "total": time.perf_counter() - t0},
         "history": history, "checkpoint": str(path),
