@@ -143,3 +143,51 @@ def test_a_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, m
     assert [p.name for p in tmp_path.iterdir()] == ["ck.msgpack"]  # no temp file left behind
     tree, meta = checkpoint.restore(path, first)
     assert meta == {"epoch": 1} and np.array_equal(tree["w"], np.arange(4.0))
+
+
+def test_an_interrupt_while_writing_leaves_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "ck.msgpack"
+
+    def interrupted(fd):
+        raise KeyboardInterrupt  # Ctrl-C between the write and the rename
+
+    monkeypatch.setattr(io.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, {"w": jnp.ones(3)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid  # reaped: no process has this pid now (until the kernel reuses it)
+
+
+def test_temp_files_a_killed_save_left_are_removed_by_the_next_save_or_resume(tmp_path):
+    import os
+
+    path = tmp_path / "ck.msgpack"
+    target = {"w": jnp.arange(3.0)}
+    checkpoint.save(path, target, meta={"epoch": 1})
+    dead = _dead_pid()
+    fragments = [tmp_path / f".ck.msgpack.pid{dead}.k3j2h1g0.tmp",  # as SIGKILL leaves them: 0 B and 2 MB, 0600
+                 tmp_path / ".ck.msgpack.x7y8z9w0.tmp"]  # the naming before pids were recorded
+    fragments[0].write_bytes(b"")
+    fragments[1].write_bytes(b"\0" * 2_000_000)
+    for f in fragments:
+        f.chmod(0o600)
+    kept = [tmp_path / f".ck.msgpack.pid{os.getppid()}.a1b2c3d4.tmp",  # a live writer's: not ours to remove
+            tmp_path / ".other.msgpack.x7y8z9w0.tmp", tmp_path / "notes.tmp"]
+    for f in kept:
+        f.write_bytes(b"keep")
+
+    checkpoint.resume(path, target)
+    assert not any(f.exists() for f in fragments) and all(f.exists() for f in kept)
+
+    fragments[0].write_bytes(b"")
+    checkpoint.save(path, target, meta={"epoch": 2})
+    assert not fragments[0].exists() and all(f.exists() for f in kept)
+    assert checkpoint.load_meta(path) == {"epoch": 2}

@@ -192,3 +192,44 @@ def test_a_run_resumed_after_a_crash_ends_where_an_uninterrupted_run_ends(tmp_pa
     # Resuming with other settings would not continue the same run: usage error naming the setting.
     assert cli.main(["train", "lenet5", *flags[:-1], "3e-3", "--resume", "--out", str(tmp_path / "resumed")]) == 2
     assert "was written with lr=0.01, this run has lr=0.003" in capsys.readouterr().err
+
+
+def _idx_dataset(folder, *, prefix="", gz=True, n_train=120, n_test=40, seed=0):
+    """A tiny 10-class dataset in MNIST's IDX layout (8x8 images), as Fashion-MNIST ships."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ext = ".gz" if gz else ""
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = (rng.integers(0, 64, (n, 8, 8)) + 19 * labels[:, None, None]).astype(np.uint8)
+        _write_idx(folder / f"{prefix}{split}-images-idx3-ubyte{ext}", images)
+        _write_idx(folder / f"{prefix}{split}-labels-idx1-ubyte{ext}", labels)
+    return folder
+
+
+def test_any_dataset_in_the_idx_layout_loads_without_md5_and_records_its_hash(tmp_path):
+    gz = mnist.load("idx", data_dir=_idx_dataset(tmp_path / "gz", prefix="fashion-"))
+    raw = mnist.load("idx", data_dir=_idx_dataset(tmp_path / "raw", gz=False))
+    other = mnist.load("idx", data_dir=_idx_dataset(tmp_path / "other", seed=1))
+    assert gz.source == "idx" and gz.train[0].shape == (120, 8, 8, 1) and gz.test[1].shape == (40,)
+    assert gz.data_dir == str(tmp_path / "gz") and gz.record()["dir"] == str(tmp_path / "gz")
+    assert gz.sha256_16 == raw.sha256_16 != other.sha256_16  # the content, not the compression
+    with pytest.raises(FileNotFoundError, match="source='mnist': the four MNIST IDX files"):
+        mnist.load("mnist", data_dir=tmp_path / "gz")  # MNIST's names and md5 are for MNIST only
+
+
+def test_nnlect_train_mlp_on_an_idx_dataset_writes_where_its_data_came_from(tmp_path, capsys):
+    folder = _idx_dataset(tmp_path / "fashion")
+    out = tmp_path / "run"
+    assert cli.main(["train", "mlp", "--data", "idx", "--data-dir", str(folder), "--epochs", "1", "--hidden", "16",
+                     "--batch-size", "20", "--quiet", "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["data"] == {**mnist.load("idx", data_dir=folder).record()}
+    assert result["data"]["source"] == "idx" and result["data"]["dir"] == str(folder)
+    assert (result["train_size"], result["test_size"]) == (120, 40) and 0 <= result["test_errors"] <= 40
+    assert "--data idx: pass --data-dir" in _cli_error(["train", "mlp", "--data", "idx", "--out", str(tmp_path / "x")], capsys)
+
+
+def _cli_error(argv, capsys):
+    assert cli.main(argv) == 2
+    return capsys.readouterr().err
