@@ -243,7 +243,7 @@ def lstm(n_hidden: int, *, vocab: int | None = None, init: str = "glorot", forge
     r"""Long short-term memory (Hochreiter & Schmidhuber, 1997):
 
     .. math::
-        [i, f, g, o]_t = [\sigma, \sigma, \tanh, \sigma](a_t + h_{t-1} U), \quad
+        [i, f, g, o]_t = [\sigma, \sigma, \tanh, \sigma] (a_t + h_{t-1} U), \quad
         c_t = f_t \odot c_{t-1} + i_t \odot g_t, \quad h_t = o_t \odot \tanh(c_t)
 
     with :math:`a_t = x_t W + b` projected outside the loop. The state is
