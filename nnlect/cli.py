@@ -142,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         if owns_process:
             _flush_and_exit(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
+    finally:
+        if owns_process and threading.current_thread() is threading.main_thread():
+            # The work is over and its exit code decided: a Ctrl-C now would only turn a
+            # finished run's exit into a traceback during interpreter shutdown.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":  # pragma: no cover
