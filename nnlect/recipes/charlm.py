@@ -15,7 +15,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from nnlect import _checks, checkpoint, lm, parallel
+from nnlect import checkpoint, lm, parallel
+from nnlect.commands import _args
 from nnlect.data import text as text_data
 from nnlect.models import count_params
 from nnlect.models.rnn import elman_rnn
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--max-chars", type=int, default=text_data.STDLIB_MAX_CHARS, help="size cap of the stdlib corpus")
     data.add_argument("--held-out", type=float, default=0.1, help="fraction at the end of the text held out (stdlib, --text)")
     data.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
+    _args.add_download_flag(data)
     model = parser.add_argument_group("model and training")
     model.add_argument("--hidden", type=int, default=256, help="hidden units H")
     model.add_argument("--dropout", type=float, default=0.0, help="drop probability on h_t before the readout")
@@ -63,8 +65,8 @@ def load_corpus(args: argparse.Namespace) -> tuple[str, str, dict]:
     if args.text is not None:
         text, info = text_data.text_file(args.text)
     elif args.corpus == "tiny_shakespeare":
-        train, info = text_data.tiny_shakespeare("train", data_dir=args.data_dir)
-        held, held_info = text_data.tiny_shakespeare("validation", data_dir=args.data_dir)
+        train, info = text_data.tiny_shakespeare("train", data_dir=args.data_dir, download=getattr(args, "download", False))
+        held, held_info = text_data.tiny_shakespeare("validation", data_dir=args.data_dir, download=getattr(args, "download", False))
         return train, held, {**info, "split": "train", "held_out_split": "validation", "held_out_chars": held_info["chars"]}
     else:
         text, info = text_data.stdlib_corpus(args.max_chars)
@@ -75,10 +77,7 @@ def load_corpus(args: argparse.Namespace) -> tuple[str, str, dict]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    t0 = time.perf_counter()
-    # Flags that only matter after training are checked now, not after minutes of it.
-    _checks.positive("--temperature", args.temperature)
-    _checks.positive_int("--sample-length", args.sample_length)
+    t0 = time.perf_counter()  # every flag, those that only matter after training too, and --out: commands/_args.py
     mesh = parallel.setup(args.data_parallel)
     train_text, held_text, info = load_corpus(args)
     vocab = text_data.Vocabulary.from_text(train_text + held_text)
@@ -164,6 +163,8 @@ def run(args: argparse.Namespace) -> dict:
     rates = [r["chars_per_s"] for r in history if r.get("chars_per_s")]  # rows that compiled nothing
     return {
         "recipe": NAME, "corpus": info, "vocab_size": vocab.size,
+        "data": {"source": info["corpus"], "dir": info.get("root") or info.get("path") or args.data_dir,
+                 "sha256_16": info["sha256_16"], "train_size": len(train_ids), "test_size": len(held_ids)},
         "train_chars": len(train_ids), "held_out_chars": len(held_ids),
         "model": {"n_hidden": args.hidden, "dropout": args.dropout, "unroll": args.unroll, "params": count_params(params)},
         "training": {"batch_size": args.batch_size, "seq_len": args.seq_len, "learning_rate": args.lr,
