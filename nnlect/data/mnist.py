@@ -293,7 +293,7 @@ def load(source: str = "auto", *, data_dir: str | os.PathLike | None = None, val
         train, test = _from_idx(folder)
     elif source == "idx":
         if data_dir is None and not os.environ.get(ENV_VAR):
-            raise FileNotFoundError(f"source='idx': pass data_dir (--data-dir DIR), the folder of the four IDX files")
+            raise FileNotFoundError("source='idx': pass data_dir (--data-dir DIR), the folder of the four IDX files")
         folder = Path(data_dir if data_dir is not None else os.environ[ENV_VAR])
         train, test = _from_any_idx(folder)
     elif source == "tfds":

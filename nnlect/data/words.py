@@ -19,8 +19,9 @@ import re
 import sys
 import sysconfig
 import tokenize as py_tokenize
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class WordVocabulary(NamedTuple):
     words: tuple[str, ...]
 
     @classmethod
-    def from_tokens(cls, tokens: Iterable[str], max_size: int) -> "WordVocabulary":
+    def from_tokens(cls, tokens: Iterable[str], max_size: int) -> WordVocabulary:
         """The ``max_size`` most frequent of ``tokens`` (a training text's), plus ``<unk>``."""
         max_size = _checks.positive_int("max_size", max_size)
         counts = collections.Counter(tokens)
@@ -64,7 +65,7 @@ class WordVocabulary(NamedTuple):
         return cls((UNK, *(w for w, _ in ranked)))
 
     @classmethod
-    def from_words(cls, words: Iterable[str]) -> "WordVocabulary":
+    def from_words(cls, words: Iterable[str]) -> WordVocabulary:
         """Rebuild a saved vocabulary (e.g. a checkpoint's meta): ``<unk>`` first, then distinct words."""
         words = tuple(words)
         if not words or words[0] != UNK or len(set(words)) != len(words) or not all(isinstance(w, str) and w for w in words):

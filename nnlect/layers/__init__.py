@@ -28,11 +28,11 @@ module              layers
 """
 
 from nnlect.layers._core import Layer, layer_key, named, serial
+from nnlect.layers.cells import Cell, elman, gru, lstm
 from nnlect.layers.convolution import avg_pool, conv, max_pool
 from nnlect.layers.feedforward import activation, dense, dropout, embed, flatten, one_hot
-from nnlect.layers.cells import Cell, elman, gru, lstm
-from nnlect.layers.rnn import recurrent
 from nnlect.layers.lenet1998 import partial_conv, rbf, scaled_tanh, subsample
+from nnlect.layers.rnn import recurrent
 
 __all__ = [
     "Cell", "Layer", "activation", "avg_pool", "conv", "dense", "dropout", "elman", "embed", "flatten", "gru",

@@ -16,7 +16,8 @@ for the slide "Use Case: Digits Recognition":
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -14,8 +14,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from nnlect import layers as L
-from nnlect.layers import lenet1998 as L98
-from nnlect.layers import serial
+from nnlect.layers import lenet1998 as L98, serial
 from nnlect.models.base import Model, build
 from nnlect.models.cnn import LENET5_FIELD
 

@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cases_api import CASES
 
 import nnlect as nl
-from cases_api import CASES
 
 
 @pytest.mark.parametrize("call, exception, pattern", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

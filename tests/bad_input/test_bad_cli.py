@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from cases_cli import CASES
+
 from nnlect import cli
 
 
