@@ -94,3 +94,35 @@ def test_tiny_shakespeare_through_mocked_tfds():
         held, _ = text.tiny_shakespeare("validation")
     assert isinstance(train, str) and len(train) > 0 and len(held) > 0
     assert info["corpus"] == "tiny_shakespeare" and info["chars"] == len(train)
+
+
+def test_tiny_shakespeare_offline_fails_at_once_with_what_to_do(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("tensorflow_datasets")
+    from nnlect import cli
+    from nnlect.data import _tfds
+
+    with pytest.raises(FileNotFoundError, match=r"not prepared .* pass --download .* --corpus stdlib"):
+        text.tiny_shakespeare("train", data_dir=str(tmp_path))
+    monkeypatch.setattr(_tfds, "online", lambda *a, **k: False)  # no test ever downloads
+    out = tmp_path / "run"
+    assert cli.main(["train", "charlm", "--corpus", "tiny_shakespeare", "--download", "--data-dir", str(tmp_path),
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "with --download / download=True: no network" in err and "--corpus stdlib" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_tfds_fetch_that_hangs_is_abandoned_after_its_timeout(monkeypatch):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import threading
+
+    from nnlect.data import _tfds
+
+    release = threading.Event()
+    monkeypatch.setattr(_tfds, "online", lambda *a, **k: True)
+    monkeypatch.setattr(tfds, "data_source", lambda *a, **k: release.wait(60))  # as urllib3 retrying for minutes
+    try:
+        with pytest.raises(TimeoutError, match=r"--corpus tiny_shakespeare: no tiny_shakespeare after 0 s; use --corpus stdlib"):
+            text.tiny_shakespeare("train", download=True, timeout=0.2)
+    finally:
+        release.set()

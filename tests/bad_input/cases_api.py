@@ -73,10 +73,20 @@ def _p_fit(x, y=None, **kw):
     return model.fit(p, x, y, **kw)
 
 
-def _fit(x, y, **kw):
+def _fit(x, y, optimizer=None, **kw):
     model, p = small_mlp()
     options = {"key": jax.random.key(0), "epochs": 1, "batch_size": 2, **kw}
-    return nl.train.fit(model, p, nl.softmax_cross_entropy, optax.sgd(0.1), x, y, **options)
+    return nl.train.fit(model, p, nl.softmax_cross_entropy, optimizer or optax.sgd(0.1), x, y, **options)
+
+
+def _offline(call):
+    """``call()`` as on a machine without network (tests never download)."""
+    from unittest import mock
+
+    from nnlect.data import _tfds
+
+    with mock.patch.object(_tfds, "online", lambda *a, **k: False):
+        return call()
 
 
 def _evaluate(x, y):
@@ -214,6 +224,10 @@ CASES = [
     ("fit-y-list", lambda t: _fit(_x(4, 4), [0, 1, 2, 0]), TypeError, r"y: expected an array"),
     ("fit-empty-eval", lambda t: _fit(_x(4, 4), _ids(4), eval_data=(_x(0, 4), _ids(0))), ValueError, r"x: expected at least one example|eval_data"),
     ("fit-labels-out-of-range", lambda t: _fit(_x(4, 4), jnp.array([0, 1, 2, 7])), ValueError, r"(labels|y): expected class(es| indices) in \[0, 3\)"),
+    ("fit-sgd-1e39-diverges", lambda t: _fit(_x(8, 4), _ids(8), optimizer=optax.sgd(1e39), eval_data=(_x(8, 4), _ids(8))),
+     FloatingPointError, r"diverged .*lower the learning rate"),
+    ("fit-state-of-another-optimizer", lambda t: _fit(_x(4, 4), _ids(4), state=nl.train.init_state(small_mlp()[1], optax.adam(0.1))),
+     ValueError, r"state: its optimizer state does not match the optimizer passed to fit"),
     ("train-scan-repeat-0", lambda t: nl.train.make_train_scan(small_mlp()[0], nl.softmax_cross_entropy, optax.sgd(0.1), repeat=0), ValueError, r"repeat: expected a positive int"),
     ("train-epoch-batch-0", lambda t: nl.train.make_train_epoch(small_mlp()[0], nl.softmax_cross_entropy, optax.sgd(0.1), batch_size=0), ValueError, r"batch_size: expected a positive int"),
     ("lm-optimizer-clip-0", lambda t: lm.lm_optimizer(1e-3, 0.0), ValueError, r"clip_norm: expected a positive"),
@@ -250,6 +264,10 @@ CASES = [
     ("idx-not-gzip", lambda t: mnist.load("idx", data_dir=_garble(idx_folder(t) / "train-labels-idx1-ubyte.gz")), mnist.MnistFileError, r"train-labels-idx1-ubyte.gz: cannot be decompressed"),
     ("idx-two-candidates", lambda t: mnist.load("idx", data_dir=_twin(idx_folder(t))), mnist.MnistFileError, r"more than one file for the train images"),
     ("read-idx-html", lambda t: mnist.read_idx(_text_file(t, b"<html>404</html>")), mnist.MnistFileError, r"corpus.txt: not a uint8 IDX file"),
+    ("tfds-download-offline", lambda t: _offline(lambda: mnist.load("tfds", data_dir=t, download=True)), ConnectionError,
+     r"source='tfds' \(--data tfds\) with --download / download=True: no network .* use --data mnist"),
+    ("tiny-shakespeare-download-offline", lambda t: _offline(lambda: text.tiny_shakespeare("train", data_dir=str(t), download=True)),
+     ConnectionError, r"--corpus tiny_shakespeare with --download .* no network .* use --corpus stdlib"),
     ("tfds-not-prepared", lambda t: mnist.load("tfds", data_dir=t), FileNotFoundError, r"not prepared .* pass --download"),
     # -- text data
     ("vocab-empty", lambda t: text.Vocabulary.from_text(""), ValueError, r"text: expected a non-empty corpus"),
