@@ -70,7 +70,8 @@ def models() -> dict[str, tuple[nl.Model, slice]]:
     return {"mlp": (mlp, window), "cnn": (cnn, window), "rnn": (rnn, slice(0, LENGTH))}
 
 
-def train_and_test(model: nl.Model, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
+def train_and_test(model: nl.Model, x: np.ndarray | jax.Array, y: np.ndarray | jax.Array,
+                   x_test: np.ndarray | jax.Array, y_test: np.ndarray | jax.Array, *,
                    steps: int, key: jax.Array, batch_size: int = 64, learning_rate: float = 1e-2):
     """Adam (cosine decay) on minibatches drawn with replacement for ``steps`` steps, all in
     one ``lax.scan``; returns the test accuracy.
@@ -117,7 +118,7 @@ def compare(*, seed: int = 0, n_train: int = 2000, n_test: int = 1000, steps: in
     for i, (name, (model, part)) in enumerate(models().items()):
         # both tasks at once: two independent models in one compiled call
         both = train_and_test(model, x[:, part], y, x_test[:, part], y_test, steps=steps, key=jax.random.fold_in(k_fit, i))
-        for task, acc in zip(TASKS, both):
+        for task, acc in zip(TASKS, np.atleast_1d(both)):  # K label sets in, K accuracies out
             accuracy[task][name] = float(acc)
     return {"accuracy": accuracy, "examples": x_test[:3, :, 0], "labels": {t: v[:3] for t, v in labels_test.items()},
             "n_train": n_train, "n_test": n_test, "steps": steps, "chance": 1 / len(LEVELS)}
