@@ -194,9 +194,13 @@ def make_evaluate_lm(model: RecurrentModel, *, batch_size: int = 32, seq_len: in
     return evaluate
 
 
-def sample_text(model: RecurrentModel, params: dict, vocab: Vocabulary, prompt: str, length: int, *,
+def sample_text(model: RecurrentModel, params: dict, vocab: Any, prompt: str, length: int, *,
                 seed: int = 0, temperature: float = 1.0) -> str:
-    """``length`` characters drawn after ``prompt`` (see :func:`nnlect.models.rnn.make_sampler`)."""
+    """``length`` tokens drawn after ``prompt`` (see :func:`nnlect.models.rnn.make_sampler`).
+
+    ``vocab`` is anything with ``encode(text) -> ids`` and ``decode(ids) -> text``: a
+    character :class:`~nnlect.data.text.Vocabulary` or a word vocabulary (``nnlect train wordlm``).
+    """
     if not prompt:
         raise ValueError("prompt: expected at least one character to start from, got ''")
     ids = vocab.encode(prompt)[None, :]

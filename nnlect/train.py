@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -256,34 +256,46 @@ def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransform
 @_memoized
 def _make_chunk(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *, n: int,
                 steps_per_epoch: int, carry: bool, mesh=None):
-    """``run(state, c, x, y, order, key) -> (state, c, losses (n,))``: ``n`` steps in one call.
+    """``run(state, c, losses, xs, ys, key) -> (state, c, losses)``: ``n`` steps in one call.
 
-    Step ``s`` (the state's counter) trains on minibatch ``x[order[s % steps_per_epoch]]``,
-    gathered inside the call, so a step moves nothing but its own rows: no index, no slice
-    and no host sync per step. ``order`` is ``(S, B)`` example indices (a shuffled epoch) or
-    ``(S,)`` batch indices into pre-batched ``x`` ``(S, B, ...)`` (a language model's windows).
-    ``n == 1`` is the step loop's call; ``n == S`` a whole fused epoch.
+    ``xs`` ``(S, B, ...)`` holds the epoch's minibatches in the order they are trained on
+    (:func:`_make_epoch_batches`); step ``s`` (the state's counter) takes ``xs[s % S]``, a
+    contiguous slice, so a step moves nothing but its own rows: no index, no gather and
+    no host sync per step. Its loss is written at the same position of the ``(S,)``
+    buffer ``losses``, read back once per epoch. ``n == 1`` is the step loop's call,
+    ``n == S`` a whole fused epoch.
     """
     update = _update(model, loss, optimizer, mesh, carry=carry)
 
-    def run(state: TrainState, c: Any, x: Array, y: Array, order: Array, key: Array):
+    def run(state: TrainState, c: Any, losses: Array, xs: Array, ys: Array, key: Array):
         def body(sc, _):
-            state, c = sc
-            idx = order[state.step % steps_per_epoch]
-            state, c, value = update(state, c, x[idx], y[idx], key)
-            return (state, c), value
+            state, c, losses = sc
+            i = state.step % steps_per_epoch
+            state, c, value = update(state, c, xs[i], ys[i], key)
+            return (state, c, losses.at[i].set(value.astype(losses.dtype))), None
 
         if n == 1:  # no loop at all: what a hand-written step loop runs
-            (state, c), value = body((state, c), None)
-            return state, c, value[None]
-        (state, c), values = jax.lax.scan(body, (state, c), None, length=n)
-        return state, c, values
+            return body((state, c, losses), None)[0]
+        return jax.lax.scan(body, (state, c, losses), None, length=n)[0]
 
     if mesh is None:
-        return jax.jit(run, donate_argnums=(0, 1))
+        return jax.jit(run, donate_argnums=(0, 1, 2))
     out = (parallel.replicated(mesh), parallel.batch_sharding(mesh, 2) if carry else parallel.replicated(mesh),
            parallel.replicated(mesh))
-    return jax.jit(run, donate_argnums=(0, 1), out_shardings=out)
+    return jax.jit(run, donate_argnums=(0, 1, 2), out_shardings=out)
+
+
+@_memoized
+def _make_epoch_batches(steps: int, batch_size: int, mesh=None):
+    """``batches(x, order) -> x[order]`` reshaped to ``(S, B, ...)``: the epoch's minibatches laid
+    out in training order by ONE gather per epoch (with a mesh, split along B)."""
+
+    def batches(x: Array, order: Array) -> Array:
+        return x[order.reshape(-1)].reshape(steps, batch_size, *x.shape[1:])
+
+    if mesh is None:
+        return jax.jit(batches)
+    return jax.jit(batches, out_shardings=parallel.batch_sharding(mesh, 2, axis=1))
 
 
 @_memoized
@@ -294,7 +306,7 @@ def _make_batch_step(model: Model, loss: Loss, optimizer: optax.GradientTransfor
 
     def run(state: TrainState, c: Any, xs: Array, ys: Array, key: Array):
         def body(sc, xy):
-            state, c, value = update(*sc, xy[0], xy[1], key)
+            state, c, value = update(sc[0], sc[1], xy[0], xy[1], key)
             return (state, c), value
 
         (state, c), values = jax.lax.scan(body, (state, c), (xs, ys))
@@ -373,9 +385,9 @@ class _CompileClock:
     def __init__(self):
         self.seconds, self.compiles = 0.0, 0
 
-    def _listen(self, event: str, duration: float, **_) -> None:
+    def _listen(self, event: str, duration_secs: float, **_) -> None:
         if event in self.EVENTS:
-            self.seconds += duration
+            self.seconds += duration_secs
             self.compiles += event == self.EVENTS[-1]
 
     def __enter__(self):
@@ -391,14 +403,6 @@ def _all_finite(tree) -> Array:
     leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)
               if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-def _as_array(name: str, value: Any) -> Any:
-    """``value`` if it is an array (NumPy or JAX), else a TypeError naming ``name``."""
-    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-        raise TypeError(f"{name}: expected an array (numpy.ndarray or jax.Array), got {type(value).__name__}; "
-                        f"wrap it with numpy.asarray")
-    return value
 
 
 def _check_labels(model: Model, params: Any, x: Array, y: Array, carry: Any) -> None:
@@ -466,12 +470,12 @@ class _Stop(Exception):
 
 
 def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransformation,
-        x: Array | None = None, y: Array | None = None, *, key: Array, epochs: int,
+        x: Any = None, y: Any = None, *, key: Array, epochs: int,
         batch_size: int | None = None, data: Iterable | Callable[[int], Iterable] | None = None,
         shuffle: bool = True, eval_data: tuple[Array, Array] | None = None,
         metrics: Mapping[str, Callable] | Callable | None = accuracy,
-        fused: bool | int | str = "auto", state: TrainState | None = None, start_epoch: int | None = None,
-        carry: Array | None = None, max_steps: int | None = None, time_budget: float | None = None,
+        fused: bool | int | str = "auto", state: Any = None, start_epoch: int | None = None,
+        carry: Any = None, max_steps: int | None = None, time_budget: float | None = None,
         callback: Callable[..., None] | None = None,
         on_step: Callable[[dict, TrainState], None] | None = None, log_every: int | None = None,
         mesh=None, data_parallel: bool = False) -> tuple[TrainState, list[dict]]:
@@ -538,18 +542,17 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
         max_steps = _checks.positive_int("max_steps", max_steps)
     if time_budget is not None:
         _checks.positive("time_budget", time_budget)
-    if log_every is not None:
-        log_every = _checks.positive_int("log_every", log_every)
-    elif on_step is not None:
-        log_every = 100
+    every = _checks.positive_int("log_every", log_every) if log_every is not None else 100
     named = _named_metrics(metrics)
     if mesh is None and data_parallel:
         mesh = parallel.data_parallel_mesh()
     if (data is None) == (x is None):
         raise ValueError("x, data: expected either in-memory x and y or an iterable `data` of (x, y) batches, "
                          f"got {'both' if data is not None else 'neither'}")
+    steps_per_epoch: Any
     if data is None:
-        x, y = _as_array("x", x), _as_array("y", y)
+        _checks.array("x", x)
+        _checks.array("y", y)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"x and y: expected the same number of examples, got {x.shape[0]} and {y.shape[0]}")
         if batch_size is None:  # pre-batched (S, B, ...)
@@ -567,8 +570,8 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
     else:
         if batch_size is not None:
             raise ValueError("batch_size: the batches of `data` come already cut; pass batch_size=None")
-        steps_per_epoch, batch = None, None
-    if mesh is not None and batch is not None:
+        steps_per_epoch, batch = 0, 0  # unknown until the iterable ends
+    if mesh is not None and batch:
         parallel.check_divisible(batch, mesh)
     if carry is not None:
         if data is not None or batch_size is not None:
@@ -584,14 +587,14 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
     if data is None:
         _check_labels(model, state.params, x, y, carry)
     step = int(state.step)
-    if steps_per_epoch is not None:
+    if steps_per_epoch:
         derived = step // steps_per_epoch
         if start_epoch is not None and start_epoch != derived:
             raise ValueError(f"start_epoch: the state is at step {step}, i.e. in epoch {derived + 1} of "
                              f"{steps_per_epoch} steps each, but start_epoch={start_epoch} was passed")
         start_epoch = derived
     start_epoch = start_epoch or 0
-    c0 = jnp.zeros_like(carry) if carry is not None else None
+    c0 = jnp.zeros_like(carry) if carry is not None else jnp.zeros(())
     c = jnp.copy(carry) if carry is not None else ()
 
     evaluate = make_evaluate(model, loss, named, mesh=mesh) if eval_data is not None else None
@@ -626,7 +629,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
             raise FloatingPointError(f"training diverged in epoch {row['epoch']}: the params hold NaN or inf "
                                      "(nothing was saved); lower the learning rate or check the inputs")
         if evaluate is not None:
-            ev = evaluate(state.params, *eval_data)
+            ev = evaluate(state.params, *cast(tuple, eval_data))
             if not np.isfinite(ev["loss"]):
                 raise FloatingPointError(f"training diverged in epoch {row['epoch']}: eval loss is {ev['loss']} "
                                          "(nothing was saved); lower the learning rate or check eval_data")
@@ -634,6 +637,13 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
         history.append(row)
         if callback is not None:
             callback(row, state, c) if carry is not None else callback(row, state)
+
+    def collected(losses: list) -> np.ndarray:
+        """This epoch's step losses: a slice of the device buffer, or the iterable's chunks."""
+        if data is None:
+            buffer, first, last = losses
+            return np.asarray(buffer)[first:last]
+        return np.concatenate([np.asarray(v) for v in losses])
 
     def check(values: np.ndarray, at: int) -> None:
         if not np.all(np.isfinite(values)):
@@ -645,48 +655,50 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
         try:
             for epoch in range(start_epoch, start_epoch + epochs):
                 t_epoch, compile_before, compiles_before = time.perf_counter(), clock.seconds, clock.compiles
-                losses, logged = [], []
+                losses, calls = [], 0  # array sources: [buffer, first, last position]
+                position = logged_from = step % steps_per_epoch if steps_per_epoch else 0
                 if data is None:
-                    position = step % steps_per_epoch
                     if position == 0 and carry is not None:
                         c = jnp.zeros_like(c0) if mesh is None else parallel.shard_batch(mesh, c0)
-                    if batch_size is None:
-                        order = jnp.arange(steps_per_epoch)
-                    elif shuffle:
-                        order = epoch_order(key, epoch * steps_per_epoch, x.shape[0], batch_size)
+                    if batch_size is None:  # pre-batched: the windows in order
+                        xs, ys = x, y
                     else:
-                        order = jnp.arange(steps_per_epoch * batch_size).reshape(steps_per_epoch, batch_size)
+                        order = (epoch_order(key, epoch * steps_per_epoch, x.shape[0], batch_size) if shuffle else
+                                 jnp.arange(steps_per_epoch * batch_size))
+                        lay_out = _make_epoch_batches(steps_per_epoch, batch_size, mesh)
+                        xs, ys = lay_out(x, order), lay_out(y, order)
+                    buffer = jnp.zeros((steps_per_epoch,), jnp.float32)
                     if mesh is not None:
-                        order = parallel.replicate(mesh, order)
+                        buffer = parallel.replicate(mesh, buffer)
+                    first = position
                     while position < steps_per_epoch:
                         n = min(chunk, steps_per_epoch - position)
                         if max_steps is not None:
                             n = min(n, max_steps - step)
                         if on_step is not None:
-                            n = min(n, log_every - step % log_every)
+                            n = min(n, every - step % every)
                         if n <= 0:
                             raise _Stop
                         run = runners.get(n) or runners.setdefault(n, _make_chunk(
                             model, loss, optimizer, n=n, steps_per_epoch=steps_per_epoch,
                             carry=carry is not None, mesh=mesh))
-                        state, c, values = run(state, c, x, y, order, key)
-                        losses.append(values)
+                        state, c, buffer = run(state, c, buffer, xs, ys, key)
+                        calls += 1
                         step, position = step + n, position + n
-                        if sync and len(losses) % parallel.SYNC_EVERY == 0:
-                            values.block_until_ready()  # CPU meshes: cap the collective steps in flight
-                        if on_step is not None:
-                            logged.append(values)
-                            if step % log_every == 0:
-                                part = np.concatenate([np.asarray(v) for v in logged])
-                                check(part, step)
-                                on_step({"step": step, "epoch": epoch + position / steps_per_epoch,
-                                         "train_loss": float(part.mean())}, state)
-                                logged = []
+                        losses = [buffer, first, position]
+                        if sync and calls % parallel.SYNC_EVERY == 0:
+                            buffer.block_until_ready()  # CPU meshes: cap the collective steps in flight
+                        if on_step is not None and step % every == 0:
+                            part = np.asarray(buffer)[logged_from:position]
+                            check(part, step)
+                            on_step({"step": step, "epoch": epoch + position / steps_per_epoch,
+                                     "train_loss": float(part.mean())}, state)
+                            logged_from = position
                         if (max_steps is not None and step >= max_steps) or (
                                 time_budget is not None and time.perf_counter() - started > time_budget):
                             raise _Stop
                 else:
-                    source = data(epoch) if callable(data) else data
+                    source = cast(Iterable, data(epoch) if callable(data) else data)
                     pending: list = []
                     for xb, yb in source:
                         pending.append((np.asarray(xb), np.asarray(yb)))
@@ -701,7 +713,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
                             state, c, xs, ys, key)
                         losses.append(values)
                         step += xs.shape[0]
-                        if on_step is not None and step % log_every < xs.shape[0]:
+                        if on_step is not None and step % every < xs.shape[0]:
                             part = np.asarray(values)
                             check(part, step)
                             on_step({"step": step, "epoch": epoch, "train_loss": float(part.mean())}, state)
@@ -713,7 +725,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
                                          f"{epoch + 1}, fewer than fused={chunk} per call")
                     if not losses:
                         raise ValueError(f"data: epoch {epoch + 1} yielded no batches")
-                values = np.concatenate([np.asarray(v) for v in losses])
+                values = collected(losses)
                 check(values, step)
                 elapsed = time.perf_counter() - t_epoch
                 emit({"epoch": epoch + 1, "step": step, "train_loss": float(values.mean()), "seconds": elapsed,
@@ -721,7 +733,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
                       "compiles": clock.compiles - compiles_before, "steps_per_s": len(values) / elapsed})
         except _Stop:
             if losses:
-                values = np.concatenate([np.asarray(v) for v in losses])
+                values = collected(losses)
                 check(values, step)
                 elapsed = time.perf_counter() - t_epoch
                 whole = data is not None or position == steps_per_epoch

@@ -66,8 +66,10 @@ class EpochBar:
         self._bar, self._start, self._epochs_timed, self._last_step = None, time.perf_counter(), 0, None
         tqdm = _tqdm() if enabled else None
         if tqdm is not None:
-            unit, n, at = ("step", total * steps_per_epoch, initial * steps_per_epoch) if steps_per_epoch else (
-                "epoch", total, initial)
+            if steps_per_epoch:
+                unit, n, at = "step", total * steps_per_epoch, initial * steps_per_epoch
+            else:
+                unit, n, at = "epoch", total, initial
             self._bar = tqdm(total=n, initial=at, desc=desc, unit=unit, file=sys.stderr, leave=False,
                              dynamic_ncols=True)
             self._unit = unit
@@ -77,7 +79,7 @@ class EpochBar:
         hook call costs a host sync and cuts the fused calls, so logs go without one)."""
         if self._bar is None or self._unit != "step":
             return {}
-        return {"on_step": self.step, "log_every": max(1, self.steps_per_epoch // 20)}
+        return {"on_step": self.step, "log_every": max(1, (self.steps_per_epoch or 20) // 20)}
 
     def step(self, row: dict, state=None) -> None:
         """fit's ``on_step`` hook: move the bar to ``row["step"]``."""

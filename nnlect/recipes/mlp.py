@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> dict:
         finally:
             bar.close()
         history += new_rows
+    assert state is not None  # fit ran, or the resumed run had nothing left to do
     params = jax.device_get(state.params)
     logits = np.asarray(model.apply(params, x_test))
     test_error = float(np.mean(logits.argmax(axis=1) != y_test))
