@@ -27,13 +27,20 @@ from typing import Any
 
 import jax
 import numpy as np
-from flax import serialization
 
 from nnlect.io import atomic_write_bytes, remove_stale_temps
 
 MAGIC = b"NNLECT-CKPT 1\n"
 FILE_NAME = "checkpoint.msgpack"  # what `nnlect train` recipes write in --out, and --resume reads
 
+
+
+def _serialization():
+    """``flax.serialization``, imported on first use: flax costs ~0.3 s at import, which
+    ``import nnlect`` should not pay when no checkpoint is read or written."""
+    from flax import serialization
+
+    return serialization
 
 def run_file(out: str | os.PathLike, *, resume: bool) -> Path:
     """``out / FILE_NAME``; with ``resume``, a missing file is an error (never a silent fresh start)."""
@@ -56,6 +63,7 @@ def save(path: str | os.PathLike, tree: Any, *, meta: dict | None = None) -> Pat
     except (TypeError, ValueError) as e:
         raise TypeError(f"meta: expected a JSON-serializable dict (str, numbers, lists, dicts), got {e}") from None
     host_tree = jax.tree.map(np.asarray, tree)
+    serialization = _serialization()
     payload = serialization.msgpack_serialize({"meta": meta_text, "tree": serialization.to_state_dict(host_tree)})
     return atomic_write_bytes(path, MAGIC + hashlib.sha256(payload).digest() + payload)
 
@@ -71,7 +79,7 @@ def _read(path: str | os.PathLike) -> dict:
     if hashlib.sha256(payload).digest() != digest:
         raise CheckpointError(f"checkpoint {path}: checksum mismatch, the file is truncated or corrupt")
     try:
-        raw = serialization.msgpack_restore(payload)
+        raw = _serialization().msgpack_restore(payload)
     except Exception as e:  # msgpack's FormatError / ExtraData carry no message of their own
         raise CheckpointError(f"checkpoint {path}: the payload is not msgpack data ({type(e).__name__}); "
                               "the file was not written by nnlect.checkpoint.save") from None
@@ -116,7 +124,7 @@ def restore(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
             freshly initialized state); its values are not used.
     """
     raw = _read(path)
-    target_paths = set(_leaf_paths(serialization.to_state_dict(target)))
+    target_paths = set(_leaf_paths(_serialization().to_state_dict(target)))
     if set(_leaf_paths(raw["tree"])) != target_paths:
         raw["tree"] = _upgrade(raw["tree"])
     saved_paths = set(_leaf_paths(raw["tree"]))
@@ -128,7 +136,7 @@ def restore(path: str | os.PathLike, target: Any) -> tuple[Any, dict]:
             f"(renames since 0.1.0 already applied: {[f'{n}/{o} -> {n}/{w}' for n, o, w in RENAMED]})"
         )
     try:
-        tree = serialization.from_state_dict(target, raw["tree"])
+        tree = _serialization().from_state_dict(target, raw["tree"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path}: does not match the model's structure: {e}") from None
     want = jax.tree_util.tree_flatten_with_path(target)[0]
