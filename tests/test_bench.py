@@ -172,3 +172,14 @@ def test_report_rejects_a_file_that_is_not_a_results_file(tmp_path, capsys):
     assert cli.main(["bench", "report", str(bad), "--out-md", str(tmp_path / "x.md")]) == 2
     assert "bad.json" in capsys.readouterr().err
     assert cli.main(["bench", "report", str(tmp_path / "missing.json"), "--out-md", str(tmp_path / "x.md")]) == 2
+
+
+def test_fit_overhead_rows_time_three_loops_side_by_side():
+    result = run.run_suite(mode="tiny", names=["fit_overhead"], log=lambda s: None)
+    assert result["rows"] == []  # only the fit_overhead rows were asked for
+    rows = {r["loop"]: r for r in result["fit_overhead"]["rows"]}
+    assert set(rows) == {"hand", "fit_step_loop", "fit_fused"}
+    assert rows["hand"]["over_hand"]["median"] == 1.0
+    for r in rows.values():
+        assert np.isfinite(r["ms_per_step"]["median"]) and r["ms_per_step"]["min"] > 0
+    assert "## fit overhead" in report.markdown([result])

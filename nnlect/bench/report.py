@@ -137,6 +137,11 @@ def markdown(runs: list[dict]) -> str:
         cells = sum((_cell(ix.get(key)) for ix in index), [])
         out.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
     out += ["", ratios_markdown(runs)]
+    for name, run in zip(labels(runs), runs):
+        if run.get("fit_overhead"):
+            from nnlect.bench import overhead
+
+            out += [f"## fit overhead ({name}, nnlect.bench.overhead)", "", overhead.table(run["fit_overhead"]), ""]
     for run in runs:
         if run.get("scaling"):
             from nnlect.bench import scaling

@@ -219,7 +219,8 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
 
     Arguments:
         mode: ``"full"``, ``"quick"`` or ``"tiny"`` (tests: toy sizes, one call per repeat).
-        names: workload names or families (default all of ``mode``).
+        names: workload names or families (default all of ``mode``); ``"fit_overhead"`` names
+            the rows of :mod:`nnlect.bench.overhead` (run by default).
         impls: implementations to run (default all).
         dtype: ``"float32"``, or ``"bfloat16"`` to add mixed-precision nnlect rows for mlp/lenet5.
         numpy_unset_coretype: measure the NumPy reference in a subprocess without OPENBLAS_CORETYPE.
@@ -232,7 +233,8 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
         raise ValueError(f"impls: unknown {unknown}; expected some of {list(IMPLS)}")
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
-    chosen = workloads.by_name(names, mode)
+    others = [n for n in names if n != "fit_overhead"] if names is not None else None
+    chosen = workloads.by_name(others, mode) if others != [] else []  # ["fit_overhead"]: that row only
     started = time.perf_counter()
     result = {"schema": SCHEMA, "mode": mode, "dtype": dtype, "argv": sys.argv,
               "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -254,6 +256,11 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
             add_derived(row, w, {"float32": peak["float32_machine"], "bfloat16": peak.get("bfloat16")})
             rows.append(row)
     compare(rows)
+    if names is None or "fit_overhead" in names:
+        from nnlect.bench import overhead
+
+        log("  fit_overhead: fit's step loop and fused epoch over a hand loop")
+        result["fit_overhead"] = overhead.fit_overhead(mode, seed=seed, log=log)
     if devices:
         from nnlect.bench import scaling
 
