@@ -16,6 +16,7 @@ by the hand loop's in the same repeat. Compilation is left out (one warm-up call
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+LOG = logging.getLogger("nnlect.bench").info  # library code logs; the CLI passes print
 
 SETTINGS = {"full": {"steps": 400, "epochs": 4, "repeats": 7},
             "quick": {"steps": 400, "epochs": 2, "repeats": 3},
@@ -35,7 +38,7 @@ def _summary(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def fit_overhead(mode: str = "full", *, seed: int = 0, log: Callable[[str], None] = print) -> dict:
+def fit_overhead(mode: str = "full", *, seed: int = 0, log: Callable[[str], None] = LOG) -> dict:
     """``{"settings", "rows"}``; each row has ``loop``, ``ms_per_step`` and ``over_hand``."""
     import nnlect as nl
     from nnlect import train

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import math
 import os
 import re
@@ -35,6 +36,8 @@ import jax
 
 from nnlect.bench import env as bench_env, measure, workloads
 from nnlect.bench.workloads import Workload
+
+LOG = logging.getLogger("nnlect.bench").info  # library code logs; the CLI passes print
 
 SCHEMA = "nnlect-bench/1"
 IMPLS = ("nnlect", "nnlect_fused", "numpy_ref", "jnp_ref", "flax", "torch")
@@ -214,7 +217,7 @@ def _uptime() -> str:
 
 def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tuple[str, ...] = IMPLS,
               dtype: str = "float32", numpy_unset_coretype: bool = False, seed: int = 0,
-              devices: list[int] | None = None, log: Callable[[str], None] = print) -> dict:
+              devices: list[int] | None = None, log: Callable[[str], None] = LOG) -> dict:
     """Run the suite and return the results dict (what :func:`write` stores).
 
     Arguments:

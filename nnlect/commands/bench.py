@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     result = bench_run.run_suite(mode="quick" if args.quick else "full", names=args.workloads, impls=impls,
                                  dtype="bfloat16" if args.dtype == "bf16" else "float32",
                                  numpy_unset_coretype=args.numpy_unset_openblas_coretype, seed=args.seed,
-                                 devices=args.devices)
+                                 devices=args.devices, log=lambda line: print(line, flush=True))
     path = bench_run.write(result, args.out)
     bad = [r for r in result["rows"] if r["status"] in ("disagrees", "error")]
     for row in result["rows"]:
