@@ -111,6 +111,33 @@ def _install_interrupt_handler() -> None:
     signal.signal(signal.SIGINT, on_sigint)
 
 
+def enable_compilation_cache() -> str | None:
+    """JAX's persistent compilation cache in ``$NNLECT_CACHE_DIR`` (default
+    ``$XDG_CACHE_HOME/nnlect/jax`` or ``~/.cache/nnlect/jax``), so that a second ``nnlect``
+    run of the same model loads its executables instead of compiling them again.
+
+    The ``nnlect`` program calls this; a library user can do the same with
+    ``jax.config.update("jax_compilation_cache_dir", path)``. ``NNLECT_CACHE_DIR=""`` turns it
+    off. Returns the folder, or None when off or not writable (the run goes on uncached).
+    """
+    import jax
+
+    folder = os.environ.get("NNLECT_CACHE_DIR")
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "nnlect", "jax")
+    if not folder:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line. With ``argv=None`` (the ``nnlect`` program) this owns the process:
     an interrupt ends it with exit code 130 (see the module docstring); with an ``argv`` list
@@ -120,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if owns_process and threading.current_thread() is threading.main_thread():
             _install_interrupt_handler()
+        if owns_process:
+            enable_compilation_cache()
         args = build_parser().parse_args(argv)
         command = f"nnlect {args.command}"
         return int(args._run(args) or EXIT_OK)

@@ -24,6 +24,7 @@ def small_tour(tmp_path_factory):
     return code, buffer.getvalue(), out
 
 
+@pytest.mark.long
 def test_every_claim_of_the_lecture_holds(small_tour):
     code, text, _ = small_tour
     assert code == 0, text
@@ -31,6 +32,7 @@ def test_every_claim_of_the_lecture_holds(small_tour):
     assert "DOES NOT HOLD" not in text and "SKIPPED" not in text
 
 
+@pytest.mark.long
 def test_the_tour_writes_one_figure_per_claim_and_a_summary(small_tour):
     _, text, out = small_tour
     for name in NAMES:
@@ -42,6 +44,7 @@ def test_the_tour_writes_one_figure_per_claim_and_a_summary(small_tour):
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.long
 def test_the_summary_reports_measured_numbers(small_tour):
     _, text, _ = small_tour
     bound = re.search(r"(\d+) updates <= Novikoff bound \(R/gamma\)\^2 = (\d+)", text)

@@ -110,6 +110,7 @@ def test_map_loss_is_cross_entropy_with_a_rubbish_class():
     np.testing.assert_allclose(L98.map_loss(d, labels, j=1e4), nl.softmax_cross_entropy(-d, labels), rtol=1e-6)
 
 
+@pytest.mark.long
 def test_gradient_of_the_1998_network_agrees_with_finite_differences():
     jax.config.update("jax_enable_x64", True)
     try:

@@ -46,6 +46,7 @@ def test_markdown_sits_between_any_two_code_cells(name):
     assert not adjacent, f"code cells {adjacent} follow a code cell with no markdown between"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     monkeypatch.setenv("NNLECT_SMALL", "1")

@@ -38,10 +38,12 @@ def eight():
     return result
 
 
+@pytest.mark.long
 def test_the_worker_sees_eight_devices(eight):
     assert eight["devices"] == 8
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("run", ["fit_fused", "fit_loop", "scan_stacked", "scan_repeat", "eval"])
 def test_mlp_with_dropout_on_8_devices_equals_one_device(eight, run):
     r = eight[run]
@@ -50,22 +52,26 @@ def test_mlp_with_dropout_on_8_devices_equals_one_device(eight, run):
     assert r["params_replicated"] and r["steps"] >= {"scan_stacked": STEPS // 2, "eval": 0}.get(run, STEPS)
 
 
+@pytest.mark.long
 def test_a_long_fused_epoch_runs_its_collectives_in_one_call(eight):
     # 200 all-reduces inside one lax.scan: the CPU rendezvous pitfall needs separate dispatches.
     r = eight["long_epoch"]
     assert r["steps"] == 200 and r["max_abs_param_diff"] < TOL, r
 
 
+@pytest.mark.long
 def test_the_batch_really_is_split(eight):
     assert eight["hlo"] == {"all_reduce": True, "per_device_batch_shape": True}
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("which", ["fit", "shard_batch"])
 def test_a_batch_that_does_not_divide_names_both_numbers(eight, which):
     message = eight["errors"][which]
     assert "8 devices" in message and "60" in message and "60 % 8 = 4" in message, message
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", ["lenet5", "elman_rnn"])
 def test_other_models_on_8_devices_equal_one_device(eight, name):
     r = eight["models"].get(name)
@@ -74,6 +80,7 @@ def test_other_models_on_8_devices_equal_one_device(eight, name):
     assert r["max_abs_param_diff"] < TOL and abs(r["loss_1"] - r["loss_8"]) < TOL, r
 
 
+@pytest.mark.long
 def test_two_processes_train_like_one_device():
     """Multi-host on one machine: 2 processes x 4 CPU devices, jax.distributed + gloo."""
     with socket.socket() as s:

@@ -20,15 +20,20 @@ import numpy as np
 from nnlect import _checks
 
 
-def _read(source: Any, indices: np.ndarray) -> Any:
+def read(source: Any, indices: np.ndarray) -> Any:
     """``source[indices]`` in one access: an array for arrays, else a list of items."""
     if isinstance(source, np.ndarray):
         return source[indices]
     getitems = getattr(source, "__getitems__", None)
-    return getitems(indices.tolist()) if getitems is not None else [source[int(i)] for i in indices]
+    if getitems is not None:
+        try:
+            return getitems(indices.tolist())
+        except TypeError:  # tfds.testing.mock_data's data sources break __getitems__'s signature
+            pass
+    return [source[int(i)] for i in indices]
 
 
-def _stack(items: Any, field: str | None = None) -> np.ndarray:
+def stack(items: Any, field: str | None = None) -> np.ndarray:
     if isinstance(items, np.ndarray):
         return items if field is None else np.asarray(items[field])
     return np.stack([np.asarray(item if field is None else item[field]) for item in items])
@@ -76,7 +81,7 @@ def batches(x: Any, y: Any = None, *, batch_size: int, key: Any, epoch: int, shu
         order = order[:, index * per:(index + 1) * per]
     for idx in order:
         if y is not None:
-            yield _stack(_read(x, idx)), _stack(_read(y, idx))
+            yield stack(read(x, idx)), stack(read(y, idx))
         else:  # records: read once, split into the two fields
-            records = _read(x, idx)
-            yield _stack(records, fields[0]), _stack(records, fields[1])
+            records = read(x, idx)
+            yield stack(records, fields[0]), stack(records, fields[1])

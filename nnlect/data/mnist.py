@@ -228,9 +228,14 @@ def _from_tfds(data_dir: Any, download: bool, timeout: float) -> tuple:
                                           timeout=timeout, what="source='tfds' (--data tfds)", instead=instead)
 
     def arrays(ds):
-        items = [ds[i] for i in range(len(ds))]
-        x = np.stack([np.asarray(e["image"], np.uint8).reshape(28, 28, 1) for e in items])
-        return x, np.asarray([int(e["label"]) for e in items], np.int64)
+        # Vectorized reads (__getitems__ over 4096 records at a time, as nl.data.batches
+        # does), not one ds[i] per image.
+        from nnlect.data.batching import read, stack
+
+        n = len(ds)
+        parts = [read(ds, np.arange(a, min(a + 4096, n))) for a in range(0, n, 4096)]
+        x = np.concatenate([stack(p, "image") for p in parts]).astype(np.uint8).reshape(-1, 28, 28, 1)
+        return x, np.concatenate([stack(p, "label") for p in parts]).astype(np.int64)
 
     return arrays(train_ds), arrays(test_ds)
 
