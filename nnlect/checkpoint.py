@@ -161,8 +161,21 @@ def epoch_saver(path: str | os.PathLike, *, meta: dict | None = None, every: int
 
     def callback(row: dict, state: Any) -> None:
         history.append(row)
-        if row["epoch"] % every == 0:
+        if row["epoch"] % every != 0:
+            return
+        try:
             save(path, state, meta={**(meta or {}), "epoch": row["epoch"], "history": history})
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed: history[-1] must name the epoch the file really
+            # holds, which is what a recipe reports; the save is atomic, so it is this row's
+            # epoch only if the new file was already in place.
+            try:
+                held = load_meta(path).get("epoch") if os.path.exists(path) else None
+            except Exception:
+                held = None
+            if held != row["epoch"]:
+                history.pop()
+            raise
 
     callback.history = history  # resumed runs prepend the earlier rows here
     return callback

@@ -191,3 +191,24 @@ def test_temp_files_a_killed_save_left_are_removed_by_the_next_save_or_resume(tm
     checkpoint.save(path, target, meta={"epoch": 2})
     assert not fragments[0].exists() and all(f.exists() for f in kept)
     assert checkpoint.load_meta(path) == {"epoch": 2}
+
+
+def test_epoch_saver_history_names_only_what_the_file_holds(tmp_path, monkeypatch):
+    import jax.numpy as jnp
+
+    from nnlect import checkpoint
+
+    path = tmp_path / "ckpt.msgpack"
+    saver = checkpoint.epoch_saver(path)
+    saver({"epoch": 1, "train_loss": 0.5}, {"w": jnp.ones(2)})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save", interrupted)
+    try:
+        saver({"epoch": 2, "train_loss": 0.4}, {"w": jnp.zeros(2)})
+    except KeyboardInterrupt:
+        pass
+    assert [r["epoch"] for r in saver.history] == [1]
+    assert checkpoint.load_meta(path)["epoch"] == 1
