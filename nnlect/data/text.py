@@ -75,6 +75,22 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def stdlib_files(root: str | os.PathLike | None = None, *, skip: tuple[str, ...] = ()) -> tuple[Path, list[Path]]:
+    """``(root, paths)``: the ``.py`` files under the installed standard library (or ``root``),
+    sorted by relative path, not walking ``site-packages``, ``__pycache__`` or the folders
+    named in ``skip``."""
+    root = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
+    if not root.is_dir():
+        raise FileNotFoundError(f"root: no standard-library folder at {root}")
+    pruned = {*SKIPPED_DIRS, "__pycache__", *skip}
+    paths = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in pruned]  # prune, don't walk them
+        paths += [Path(folder, n) for n in names if n.endswith(".py")]
+    paths.sort(key=lambda p: p.relative_to(root).as_posix())
+    return root, paths
+
+
 def stdlib_corpus(max_chars: int = STDLIB_MAX_CHARS, root: str | os.PathLike | None = None) -> tuple[str, dict]:
     """The installed standard library's source code, read deterministically.
 
@@ -89,14 +105,7 @@ def stdlib_corpus(max_chars: int = STDLIB_MAX_CHARS, root: str | os.PathLike | N
         read and skipped, the first and last file, the size and a SHA-256 prefix of the text.
     """
     max_chars = _checks.positive_int("max_chars", max_chars)
-    root = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
-    if not root.is_dir():
-        raise FileNotFoundError(f"root: no standard-library folder at {root}")
-    paths = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and d != "__pycache__"]  # prune, don't walk them
-        paths += [Path(folder, n) for n in names if n.endswith(".py")]
-    paths.sort(key=lambda p: p.relative_to(root).as_posix())
+    root, paths = stdlib_files(root)
     parts, files, skipped, size = [], [], 0, 0
     for path in paths:
         try:

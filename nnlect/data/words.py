@@ -17,16 +17,14 @@ import io
 import os
 import re
 import sys
-import sysconfig
 import tokenize as py_tokenize
 from collections.abc import Iterable
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from nnlect import _checks
-from nnlect.data.text import SKIPPED_DIRS
+from nnlect.data.text import stdlib_files
 
 UNK = "<unk>"
 #: A word (letters, with an inner apostrophe: "don't"), a number, or one punctuation mark.
@@ -130,14 +128,7 @@ def stdlib_english(max_words: int = STDLIB_MAX_WORDS, root: str | os.PathLike | 
         number of tokens and a SHA-256 prefix of the text.
     """
     max_words = _checks.positive_int("max_words", max_words)
-    root = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
-    if not root.is_dir():
-        raise FileNotFoundError(f"root: no standard-library folder at {root}")
-    paths = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and d not in _NOT_ENGLISH]
-        paths += [Path(folder, n) for n in names if n.endswith(".py")]
-    paths.sort(key=lambda p: p.relative_to(root).as_posix())
+    root, paths = stdlib_files(root, skip=tuple(_NOT_ENGLISH))
     paragraphs, n_tokens, files = [], 0, 0
     for path in paths:
         try:
