@@ -132,6 +132,27 @@ for step, text in r["samples"].items():
                "The cell draws both curves (bits per character; lower is better) next to the unigram entropy."),
         ("code", "charlm.plot(r)"),
         ("md", HELD_OUT),
+        ("md", "## Beyond text: a time series\n\n"
+               "The slides name two uses of RNNs: text, and *time series*. The same Elman cell, as a layer "
+               "(`nl.layers.recurrent(nl.layers.elman(32), output=\"last\")`), reads a noisy sinusoid of 32 steps whose "
+               "first 10 steps sit at a level of -1, 0 or +1, and answers two questions: which frequency, and which "
+               "starting level. Beside it, an MLP and a 1-D CNN (`nl.layers.conv` with a 1-D kernel) see only the last "
+               "16 steps, a fixed window, as such models must. All three are built from `nl.layers` "
+               "(`nnlect.experiments.time_series`, the tour's tenth claim). The cell trains each model on both "
+               "questions and prints test accuracy; chance is 33%."),
+        ("code", '''from nnlect.experiments import time_series as ts
+
+size = dict(n_train=400, n_test=200, steps=80) if SMALL else dict(n_train=2000, n_test=1000, steps=250)
+ts_result = ts.compare(seed=0, **size)
+for task, accuracies in ts_result["accuracy"].items():
+    print(f"{task:10s}" + "  ".join(f"{name} {acc:.1%}" for name, acc in accuracies.items()))
+ts.plot(ts_result)'''),
+        ("md", "**Look at**: every model tells the frequency, which shows in any 16 steps. Only the RNN tells the "
+               "starting level: it is 22 or more steps back, outside the window the MLP and the CNN read, and the "
+               "recurrence carries it forward in $h_t$. That is the lecture's claim that RNNs model sequential data, "
+               "and where a fixed window is not enough.\n\n"
+               "**Try next**: `nl.layers.lstm(32, forget_bias=3.0)` in place of the Elman cell (see `ts.models()`); "
+               "a longer MLP window (`ts.WINDOW`); more noise (`ts.generate(..., noise=0.6)`)."),
     ]),
     "08_benchmarks": ("Benchmarks: nnlect vs handwritten NumPy and jnp", """How fast are the lecture's models as pure JAX functions?
 The suite in `nnlect.bench` first checks that every implementation computes the same training step, then times it.
