@@ -375,9 +375,10 @@ def make_evaluate(model: Model, loss: Loss, metrics: Mapping[str, Callable] | Ca
     return evaluate
 
 
-class _CompileClock:
+class CompileClock:
     """Seconds JAX spent tracing, lowering and compiling while it is open (``jax.monitoring``),
-    and how many compilations there were: what :func:`fit` reports as ``compile_seconds``."""
+    and how many compilations there were: what :func:`fit` reports as ``compile_seconds``
+    and the bench as ``compile_s`` (:func:`nnlect.bench.measure.compile_clock`)."""
 
     EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
               "/jax/core/compile/backend_compile_duration")
@@ -621,7 +622,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
     sync = parallel.needs_sync(mesh)
     runners: dict[int, Callable] = {}
     history: list[dict] = []
-    clock, started = _CompileClock(), time.perf_counter()
+    clock, started = CompileClock(), time.perf_counter()
 
     def emit(row: dict) -> None:
         """Check, evaluate, record and hand a finished epoch (or the last part of one) on."""

@@ -18,29 +18,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# jax.monitoring events that make up "compile time": tracing to a jaxpr, lowering to
-# StableHLO, and XLA's backend compilation.
-COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
-
 
 @contextlib.contextmanager
 def compile_clock():
-    """Collects the seconds JAX spends tracing, lowering and compiling inside the block."""
+    """Collects the seconds JAX spends tracing, lowering and compiling inside the block
+    (:class:`nnlect.train.CompileClock`, the one listener on ``jax.monitoring``)."""
+    from nnlect.train import CompileClock
+
     spent = {"seconds": 0.0}
-
-    def listener(event: str, duration_secs: float, **_: Any) -> None:
-        if event in COMPILE_EVENTS:
-            spent["seconds"] += duration_secs
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield spent
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    with CompileClock() as clock:
+        try:
+            yield spent
+        finally:
+            spent["seconds"] = clock.seconds
 
 
 def summary(values: list[float]) -> dict:
