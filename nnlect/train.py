@@ -2,10 +2,10 @@ r"""Training: ``jax.jit`` over ``jax.value_and_grad`` with any Optax optimizer.
 
 - :func:`init_state` packs params and optimizer state into a :class:`TrainState` pytree.
 - :func:`make_train_step` builds the jitted step ``(state, x, y, key) -> (state, loss)``.
-- :func:`make_train_epoch` builds a whole shuffled epoch as ONE XLA call (``lax.scan``
-  over minibatches), which is what small models need to be fast: the Python loop and
-  its per-step dispatch disappear.
-- :func:`fit` runs epochs of either, with evaluation and a metrics history.
+- :func:`make_train_scan` builds K steps as ONE XLA call (``lax.scan``), which is what
+  small models need to be fast: the Python loop and its per-step dispatch disappear.
+- :func:`fit` is the one training loop: K steps per call (a whole shuffled epoch with
+  ``fused=True``), evaluation, hooks, checkpoints through its callback, a metrics history.
 
 Every factory and :func:`fit` take ``mesh=None``; with a mesh from
 :func:`nnlect.parallel.setup` (or ``fit(..., data_parallel=True)``) each minibatch is split
@@ -15,7 +15,7 @@ changes. See :mod:`nnlect.parallel` and docs/scaling.md.
 
 Randomness comes from one key, split into named streams the way Flax NNX does:
 dropout for step ``t`` uses ``fold_in(fold_in(key, DROPOUT), t)`` and the shuffle
-of the epoch starting at step ``t`` uses ``fold_in(fold_in(key, SHUFFLE), t)``.
+of the epoch starting at step ``t`` is seeded with ``(key, SHUFFLE, t)`` (:func:`epoch_order`).
 Both depend only on ``key`` and the step counter held in the state, so a run
 resumed from a checkpoint sees exactly the numbers an uninterrupted run sees.
 """
@@ -60,16 +60,30 @@ def stream(key: Array, name: int, step: Array) -> Array:
     return jax.random.fold_in(jax.random.fold_in(key, name), step)
 
 
-def epoch_order(key: Array, step: Array, n: int, batch_size: int) -> Array:
-    """The shuffled example indices of the epoch that starts at ``step``: ``(n // batch_size, batch_size)``.
+def epoch_order(key: Array, step: int, n: int, batch_size: int) -> np.ndarray:
+    """The shuffled example indices of the epoch that starts at ``step``: ``(n // batch_size, batch_size)`` int32.
 
-    The one definition of an epoch's minibatches, shared by the fused epoch, the step
-    loop and any recipe's own loop, so all of them (and a resumed run) see the same
-    batches. The last ``n % batch_size`` examples of the permutation sit this epoch out.
+    The one definition of an epoch's minibatches, shared by :func:`fit`'s loops (every
+    ``fused`` choice), :func:`nnlect.data.batches` and any recipe's own loop, so all of them
+    (and a resumed run) see the same batches. The last ``n % batch_size`` examples of the
+    permutation sit this epoch out.
+
+    It is drawn on the host by NumPy (``default_rng`` seeded with the key's words, the
+    SHUFFLE stream and ``step``): a sort-based ``jax.random.permutation`` of 25,600 indices
+    took 18.9 ms on XLA:CPU, ~60% of a tiny MLP's 400-step epoch (docs/training.md), where
+    NumPy takes well under 1 ms. So ``step`` must be a concrete int (not traced), and the order
+    is fixed for a given key, step and NumPy version on every backend and host.
     """
+    try:
+        step = int(step)
+    except jax.errors.ConcretizationTypeError:
+        raise TypeError("step: expected a concrete int, got a traced value; the order is drawn on the host "
+                        "by NumPy, so call epoch_order outside jit and pass the order in") from None
+    batch_size = _checks.positive_int("batch_size", batch_size)
     steps = n // batch_size
-    order = jax.random.permutation(stream(key, SHUFFLE, step), n)[: steps * batch_size]
-    return order.reshape(steps, batch_size)
+    words = np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key)
+    rng = np.random.default_rng([*words.ravel().tolist(), SHUFFLE, step])
+    return rng.permutation(n)[: steps * batch_size].astype(np.int32).reshape(steps, batch_size)
 
 
 def _update(model: Model, loss: Loss, optimizer: optax.GradientTransformation, mesh=None, *,
@@ -172,54 +186,6 @@ def make_train_step(model: Model, loss: Loss, optimizer: optax.GradientTransform
 
 
 @_memoized
-def make_train_epoch(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
-                     batch_size: int, donate: bool = True, mesh=None) -> Callable[..., tuple[TrainState, Array]]:
-    """A jitted ``epoch(state, x, y, key) -> (state, losses)`` running a whole epoch in one call.
-
-    The ``N`` examples of ``x`` ``(N, ...)`` and ``y`` ``(N, ...)`` (already on the device)
-    are shuffled, cut into ``N // batch_size`` minibatches (the remainder is dropped for
-    this epoch; a new shuffle drops others next time) and trained on with ``lax.scan``.
-
-    With a ``mesh`` the whole dataset is REPLICATED on every device and each gathered
-    minibatch ``x[idx]`` is constrained to be split over ``"data"``. We chose this over
-    pre-sharding the dataset (each device owning N/D fixed rows) because the shuffle
-    then stays a permutation of the whole set: the minibatches, and so the losses and
-    params, are those of the single-device run; it costs D copies of the dataset, which
-    for the lecture's sets (MNIST: 188 MB in float32) fits any accelerator. The whole
-    epoch stays one XLA call, so the per-step collectives never pile up across
-    dispatches (the CPU "rendezvous may be stuck" abort, see :mod:`nnlect.parallel`).
-
-    Returns:
-        The new state and the ``(N // batch_size,)`` per-step losses.
-    """
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    if mesh is not None:
-        parallel.check_divisible(batch_size, mesh)
-    update = _no_carry(_update(model, loss, optimizer, mesh))
-
-    def epoch(state: TrainState, x: Array, y: Array, key: Array):
-        n = x.shape[0]
-        steps = n // batch_size
-        if steps == 0:
-            raise ValueError(f"batch_size: expected at most the number of examples ({n}), got {batch_size}")
-        order = epoch_order(key, state.step, n, batch_size)
-
-        def body(s, idx):
-            return update(s, x[idx], y[idx], key)
-
-        return jax.lax.scan(body, state, order)
-
-    run = _jit(epoch, mesh, donate)
-    if mesh is None:
-        return run
-
-    def sharded_epoch(state, x, y, key):
-        return run(*parallel.replicate(mesh, (state, x, y, key)))
-
-    return sharded_epoch
-
-
-@_memoized
 def make_train_scan(model: Model, loss: Loss, optimizer: optax.GradientTransformation, *,
                     repeat: int | None = None, donate: bool = True,
                     mesh=None) -> Callable[..., tuple[TrainState, Array]]:
@@ -287,15 +253,21 @@ def _make_chunk(model: Model, loss: Loss, optimizer: optax.GradientTransformatio
 
 @_memoized
 def _make_epoch_batches(steps: int, batch_size: int, mesh=None):
-    """``batches(x, order) -> x[order]`` reshaped to ``(S, B, ...)``: the epoch's minibatches laid
-    out in training order by ONE gather per epoch (with a mesh, split along B)."""
+    """``prepare(x, y, order) -> (xs, ys, losses)``: an epoch's minibatches laid out in training
+    order, ``(S, B, ...)``, by ONE gather per array (``order`` from :func:`epoch_order`), and a
+    zeroed ``(S,)`` loss buffer: an epoch's set-up in one XLA call (with a mesh, split along B).
+    """
 
-    def batches(x: Array, order: Array) -> Array:
-        return x[order.reshape(-1)].reshape(steps, batch_size, *x.shape[1:])
+    def prepare(x: Array, y: Array, order: Array):
+        def lay_out(a):
+            return a[order.reshape(-1)].reshape(steps, batch_size, *a.shape[1:])
+
+        return lay_out(x), lay_out(y), jnp.zeros((steps,), jnp.float32)
 
     if mesh is None:
-        return jax.jit(batches)
-    return jax.jit(batches, out_shardings=parallel.batch_sharding(mesh, 2, axis=1))
+        return jax.jit(prepare)
+    split = parallel.batch_sharding(mesh, 2, axis=1)
+    return jax.jit(prepare, out_shardings=(split, split, parallel.replicated(mesh)))
 
 
 @_memoized
@@ -415,8 +387,7 @@ def _check_labels(model: Model, params: Any, x: Array, y: Array, carry: Any) -> 
     """
     if not jnp.issubdtype(y.dtype, jnp.integer):
         return
-    kw = {} if carry is None else {"h0": carry, "return_state": True}
-    out = jax.eval_shape(lambda p, xb: model.apply(p, xb, **kw), params, x[:1] if carry is None else x[0])
+    out = _traced(model, *_structs(params, x[:1] if carry is None else x[0], carry)).out
     out = out[0] if carry is not None else out
     if y.ndim + (1 if carry is None else 0) != out.ndim or y.size == 0:
         return
@@ -455,15 +426,37 @@ def _choose_chunk(fused: bool | int | str, *, steps_per_epoch: int, model: Model
     if fused != "auto":
         raise ValueError(f"fused: expected True, False, a number of steps per call, or 'auto', got {fused!r}")
     backend = (mesh.devices.flat[0].platform if mesh is not None else jax.default_backend())
-    if backend == "cpu" and _has_convolution(model, params, xb, carry):
+    if backend == "cpu" and _traced(model, *_structs(params, xb, carry)).convolution:
         return 1
     return steps_per_epoch
 
 
-def _has_convolution(model: Model, params: Any, xb: Array, carry: Any) -> bool:
-    kw = {} if carry is None else {"h0": carry, "return_state": True}
-    jaxpr = jax.make_jaxpr(lambda p, x: model.apply(p, x, **kw))(params, xb)
-    return "conv_general_dilated" in str(jaxpr)
+def _structs(*trees: Any) -> tuple:
+    """Hashable shapes and dtypes of ``trees`` (None stays None): a cache key for :func:`_traced`."""
+    def struct(tree):
+        if tree is None:
+            return None
+        leaves, treedef = jax.tree.flatten(tree)
+        return treedef, tuple(jax.ShapeDtypeStruct(np.shape(a), a.dtype) for a in leaves)
+
+    return tuple(struct(t) for t in trees)
+
+
+class _Traced(NamedTuple):
+    out: Any  # the model output's ShapeDtypeStruct(s)
+    convolution: bool  # whether the forward pass has a convolution
+
+
+@_memoized
+def _traced(model: Model, params: tuple, xb: tuple, carry: tuple | None) -> _Traced:
+    """What :func:`fit` needs to know of ``model.apply`` on these shapes, traced once per
+    model and shapes (so a second ``fit`` traces nothing)."""
+    def forward(p, x, c):
+        return model.apply(p, x) if c is None else model.apply(p, x, h0=c, return_state=True)
+
+    jaxpr, out = jax.make_jaxpr(forward, return_shape=True)(
+        *(None if t is None else jax.tree.unflatten(*t) for t in (params, xb, carry)))
+    return _Traced(out, "conv_general_dilated" in str(jaxpr))
 
 
 class _Stop(Exception):
@@ -606,7 +599,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
             state = parallel.replicate(mesh, state)
             x, y = parallel.shard_batch(mesh, x, axis=1), parallel.shard_batch(mesh, y, axis=1)
             c = parallel.shard_batch(mesh, c) if carry is not None else c
-        else:  # the whole set on every device; each gathered minibatch is split (make_train_epoch)
+        else:  # the whole set on every device; each epoch's layout is split along B
             state, x, y = parallel.replicate(mesh, (state, x, y))
         first = x[:batch] if batch_size is not None else x[0]
         chunk = _choose_chunk(fused, steps_per_epoch=steps_per_epoch, model=model, params=state.params,
@@ -620,6 +613,13 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
             raise ValueError("fused: True (a whole epoch per call) needs in-memory x, y; with `data`, pass the "
                              "number of batches per call")
     sync = parallel.needs_sync(mesh)
+    prepared: dict[int, tuple] = {}  # the next epoch's (xs, ys, losses), dispatched early
+
+    def prepare_epoch(epoch: int) -> tuple:
+        b = cast(int, batch_size)
+        order = (epoch_order(key, epoch * steps_per_epoch, x.shape[0], b) if shuffle
+                 else np.arange(steps_per_epoch * b, dtype=np.int32))
+        return _make_epoch_batches(steps_per_epoch, b, mesh)(x, y, order)
     runners: dict[int, Callable] = {}
     history: list[dict] = []
     clock, started = CompileClock(), time.perf_counter()
@@ -663,14 +663,11 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
                         c = jnp.zeros_like(c0) if mesh is None else parallel.shard_batch(mesh, c0)
                     if batch_size is None:  # pre-batched: the windows in order
                         xs, ys = x, y
+                        buffer = jnp.zeros((steps_per_epoch,), jnp.float32)
+                        if mesh is not None:
+                            buffer = parallel.replicate(mesh, buffer)
                     else:
-                        order = (epoch_order(key, epoch * steps_per_epoch, x.shape[0], batch_size) if shuffle else
-                                 jnp.arange(steps_per_epoch * batch_size))
-                        lay_out = _make_epoch_batches(steps_per_epoch, batch_size, mesh)
-                        xs, ys = lay_out(x, order), lay_out(y, order)
-                    buffer = jnp.zeros((steps_per_epoch,), jnp.float32)
-                    if mesh is not None:
-                        buffer = parallel.replicate(mesh, buffer)
+                        xs, ys, buffer = prepared.pop(epoch, None) or prepare_epoch(epoch)
                     first = position
                     while position < steps_per_epoch:
                         n = min(chunk, steps_per_epoch - position)
@@ -698,6 +695,10 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
                         if (max_steps is not None and step >= max_steps) or (
                                 time_budget is not None and time.perf_counter() - started > time_budget):
                             raise _Stop
+                    if batch_size is not None and epoch + 1 < start_epoch + epochs:
+                        # Queue the next epoch's layout behind this one's steps before the
+                        # host waits on this epoch's losses: the device never idles on it.
+                        prepared[epoch + 1] = prepare_epoch(epoch + 1)
                 else:
                     source = cast(Iterable, data(epoch) if callable(data) else data)
                     pending: list = []

@@ -54,9 +54,7 @@ def batches(x: Any, y: Any = None, *, batch_size: int, key: Any, epoch: int, shu
         shard: ``(index, count)``: yield only rows ``[index * b, (index + 1) * b)`` of each
             batch, ``b = batch_size // count`` (one process's share of a global batch).
     """
-    import jax  # the shuffle is jax.random's, so it matches fit's bit for bit
-
-    from nnlect.train import epoch_order
+    from nnlect.train import epoch_order  # fit's own shuffle, so the batches match fit's bit for bit
 
     batch_size = _checks.positive_int("batch_size", batch_size)
     n = len(x)
@@ -68,7 +66,7 @@ def batches(x: Any, y: Any = None, *, batch_size: int, key: Any, epoch: int, shu
         raise ValueError(f"epoch: expected an epoch number >= 0, got {epoch!r}")
     steps = n // batch_size
     if shuffle:
-        order = np.asarray(jax.device_get(epoch_order(key, epoch * steps, n, batch_size)))
+        order = epoch_order(key, epoch * steps, n, batch_size)
     else:
         order = np.arange(steps * batch_size).reshape(steps, batch_size)
     if shard is not None:

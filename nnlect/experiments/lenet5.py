@@ -26,7 +26,7 @@ def train_and_inspect(*, source: str = "digits", data_dir=None, epochs: int = 15
     Arguments:
         source: ``"digits"`` (8x8, 1500 train / 297 test), ``"idx"`` or ``"tfds"`` (MNIST 28x28).
         max_train: use only the first ``max_train`` training images (quick runs).
-        fused: one XLA call per epoch (:func:`nnlect.train.make_train_epoch`); the default
+        fused: one XLA call per epoch (``fit(..., fused=True)``); the default
             step loop is the faster one for LeNet-5 on CPU (see docs/mnist.md).
         download: let tensorflow-datasets download MNIST (``source="tfds"``, needs network).
         callback: passed to :func:`nnlect.train.fit`, called after every epoch (progress).
