@@ -12,7 +12,9 @@ Modules map to the lecture's topics: :mod:`~nnlect.activations`,
 :mod:`~nnlect.data`.
 """
 
-from nnlect import activations, checkpoint, initializers, layers, lm, losses, parallel, reference, regularization, train
+from typing import TYPE_CHECKING
+
+from nnlect import activations, initializers, layers, losses, parallel, regularization, train
 from nnlect.layers import serial
 from nnlect.losses import accuracy, half_squared_error, softmax_cross_entropy
 from nnlect.models import Model, Perceptron, build, count_params
@@ -22,6 +24,23 @@ from nnlect.models.mlp import mlp
 from nnlect.models.perceptron import perceptron
 from nnlect.models.rnn import elman_rnn
 from nnlect.regularization import dropout
+
+if TYPE_CHECKING:
+    from nnlect import checkpoint, data, lm, reference
+
+_LAZY = ("checkpoint", "data", "lm", "reference")  # imported on first use: `import nnlect` stays light
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"nnlect.{name}")
+    raise AttributeError(f"module 'nnlect' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _version() -> str:
@@ -44,7 +63,7 @@ def _version() -> str:
 __version__ = _version()
 
 __all__ = [
-    "Model", "Perceptron", "accuracy", "activations", "build", "checkpoint", "cnn", "count_params", "dropout",
+    "Model", "Perceptron", "accuracy", "activations", "build", "checkpoint", "cnn", "count_params", "data", "dropout",
     "elman_rnn", "half_squared_error", "initializers", "layers", "lenet5", "lenet5_1998", "lm", "losses", "mlp", "parallel",
     "perceptron", "reference", "regularization", "serial", "softmax_cross_entropy", "train",
 ]
