@@ -29,6 +29,7 @@ import threading
 import traceback
 
 import nnlect.commands
+from nnlect import _xla_flags
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 GRACE_SECONDS = 10.0
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             _install_interrupt_handler()
         if owns_process:
             enable_compilation_cache()
+            _xla_flags.enable_small_loop_kernels()  # small scans as one kernel (nnlect/_xla_flags.py)
         args = build_parser().parse_args(argv)
         command = f"nnlect {args.command}"
         return int(args._run(args) or EXIT_OK)
