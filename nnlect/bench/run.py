@@ -36,6 +36,7 @@ import jax
 
 from nnlect.bench import env as bench_env, measure, workloads
 from nnlect.bench.workloads import Workload
+from nnlect.commands._progress import eta
 
 LOG = logging.getLogger("nnlect.bench").info  # library code logs; the CLI passes print
 
@@ -250,14 +251,17 @@ def run_suite(*, mode: str = "full", names: list[str] | None = None, impls: tupl
     if numpy_unset_coretype and "numpy_ref" in impls:
         numpy_rows = {r["workload"]: r for r in _numpy_in_subprocess([w.name for w in chosen], mode, seed)}
     rows = []
-    for w in chosen:
-        params, data = workloads.initial_params(w, seed), workloads.batch(w, seed)
-        for impl in impls_for(w, impls, dtype, mode):
-            log(f"  {w.name:12s} {impl:18s}")
-            row = numpy_rows.get(w.name) if impl == "numpy_ref" and numpy_rows else None
-            row = row or measure_impl(impl, w, params, data, settings)
-            add_derived(row, w, {"float32": peak["float32_machine"], "bfloat16": peak.get("bfloat16")})
-            rows.append(row)
+    jobs = [(w, impl) for w in chosen for impl in impls_for(w, impls, dtype, mode)]
+    timed = time.perf_counter()
+    for i, (w, impl) in enumerate(jobs):
+        if i == 0 or jobs[i - 1][0] is not w:
+            params, data = workloads.initial_params(w, seed), workloads.batch(w, seed)
+        left = f" ETA {eta((time.perf_counter() - timed) / i * (len(jobs) - i))}" if i else ""
+        log(f"  [{i + 1}/{len(jobs)}] {w.name:12s} {impl:18s}{left}")
+        row = numpy_rows.get(w.name) if impl == "numpy_ref" and numpy_rows else None
+        row = row or measure_impl(impl, w, params, data, settings)
+        add_derived(row, w, {"float32": peak["float32_machine"], "bfloat16": peak.get("bfloat16")})
+        rows.append(row)
     compare(rows)
     if names is None or "fit_overhead" in names:
         from nnlect.bench import overhead
