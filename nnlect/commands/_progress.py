@@ -33,6 +33,17 @@ def eta(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def run_eta(started: float, first_step: int, step: int, total_steps: int, time_budget: float | None = None) -> str:
+    """``", ETA 3m05s"`` for a run that began at ``started`` (``time.perf_counter()``) from
+    ``first_step`` and is now at ``step`` of ``total_steps``, capped by what is left of
+    ``time_budget`` seconds; ``""`` when nothing can be estimated yet."""
+    elapsed, done = time.perf_counter() - started, step - first_step
+    left = [elapsed / done * max(total_steps - step, 0)] if done > 0 and total_steps < 2**31 - 1 else []
+    if time_budget is not None:
+        left.append(max(time_budget - elapsed, 0.0))
+    return f", ETA {eta(min(left))}" if left else ""
+
+
 def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", enabled: bool = True) -> Iterator[T]:
     """Iterate ``items`` while showing progress on stderr (``enabled=False``: silent)."""
     if not enabled:

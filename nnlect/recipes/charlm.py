@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from nnlect import checkpoint, lm, parallel
 from nnlect.commands import _args
+from nnlect.commands._progress import run_eta
 from nnlect.data import text as text_data
 from nnlect.models import count_params
 from nnlect.models.rnn import elman_rnn
@@ -135,12 +136,13 @@ def run(args: argparse.Namespace) -> dict:
             checkpoint.save(best_path, {"state": state, "h": h}, meta=meta)
         print(f"epoch {row['epoch']:.3f} step {row['step']}: train {row['train_loss'] * text_data.BITS_PER_NAT:.3f} "
               f"bits/char, held-out {row['held_out_bits_per_char']:.3f} bits/char{' (best)' if improved else ''} "
-              f"({row['seconds']:.1f} s)", flush=True)
+              f"({row['seconds']:.1f} s{run_eta(t_train, first_step, row['step'], total_steps, args.time_budget)})",
+              flush=True)
 
     print(f"charlm: {len(train_ids)} train / {len(held_ids)} held-out chars, vocab {vocab.size}, "
           f"{n_windows} windows of {args.batch_size}x{args.seq_len} per pass, "
           + (f"{total_steps} steps" if total_steps < 2**31 - 1 else f"training for {args.time_budget} s"), flush=True)
-    t_train = time.perf_counter()
+    t_train, first_step = time.perf_counter(), int(state.step)
     run_windows = lm.make_lm_train_scan(model, optimizer, mesh=mesh)
     state, h, _ = lm.train_lm(run_windows, state, h, xs, ys, key=run_key, total_steps=total_steps,
                                     windows_per_call=args.windows_per_call, time_budget=args.time_budget,

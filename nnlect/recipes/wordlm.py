@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlect import _checks, checkpoint, layers as L, lm, parallel
+from nnlect.commands._progress import run_eta
 from nnlect.data import text as text_data, words
 from nnlect.layers._core import apply_in_order, context, expect_keys
 from nnlect.models import count_params
@@ -219,9 +220,10 @@ def run(args: argparse.Namespace) -> dict:
         history.append(row)
         checkpoint.save(path, {"state": state, "h": h}, meta={**settings, "epoch": row["epoch"], "history": history})
         print(f"epoch {row['epoch']:.3f} step {row['step']}: train perplexity {math.exp(row['train_loss']):.1f}, "
-              f"held-out {row['held_out_perplexity']:.1f} ({row['seconds']:.1f} s)", flush=True)
+              f"held-out {row['held_out_perplexity']:.1f} ({row['seconds']:.1f} s"
+              f"{run_eta(tic, first_step, row['step'], total_steps, args.time_budget)})", flush=True)
 
-    tic = time.perf_counter()
+    tic, first_step = time.perf_counter(), int(state.step)
     run_windows = lm.make_lm_train_scan(model, optimizer, mesh=mesh)
     state, h, _ = lm.train_lm(run_windows, state, h, xs, ys, key=run_key, total_steps=total_steps,
                               windows_per_call=args.windows_per_call, time_budget=args.time_budget, callback=callback)
