@@ -125,8 +125,8 @@ def _times_transpose(delta: Array, w: Array) -> Array:
     r""":math:`\delta W^\top`, ``(N, H)`` by ``(H, H)``, contracting ``w``'s second axis in place.
 
     ``delta @ w.T`` makes XLA:CPU copy the transposed ``(H, H)`` matrix once per training
-    step before the loop; this reads ``w`` as stored (measured ~10% of an ``rnn_small``
-    fused step, see ``benchmarks/results/rnn-small/README.md``). Same values.
+    step before the loop; this reads ``w`` as stored: one op fewer per step, the same
+    values (its speed effect is within the noise, ``benchmarks/results/rnn-small/README.md``).
     """
     return jax.lax.dot_general(delta, w, (((1,), (1,)), ((), ())))
 

@@ -26,7 +26,9 @@ def recurrent(cell: Cell, *, output: str = "sequence", unroll: int = 1) -> Layer
             ``(H,)``; ``"state"``, the final state ``(S,)``. With ``"last"`` and ``"state"``
             a following layer (a readout) runs once per sequence, not once per step.
         unroll: time steps per loop iteration (``lax.scan``'s ``unroll``): less loop overhead
-            for more compile time.
+            for more compile time. On CPU a small RNN gains more from XLA compiling the
+            whole time loop as one kernel: set the option of :mod:`nnlect._xla_flags`
+            before the first computation (the ``nnlect`` program does).
 
     Per example, ``x`` is ``(T, n_in)`` floats or, for a cell built with ``vocab=``, ``(T,)``
     token ids; ``T`` may be None (any length) in ``init``'s shape. Params are the cell's.
