@@ -189,3 +189,20 @@ def test_non_finite_params_stop_before_anything_is_saved(setup):
         nl.train.fit(model, params, LOSS, optax.sgd(1e39), x, y, key=jax.random.key(0), epochs=2, batch_size=16,
                      eval_data=(x, y), callback=lambda row, state: saved.append(row))
     assert saved == []
+
+
+def test_fit_leaves_the_callers_params_usable():
+    """fit donates its state's buffers to the steps, so it must start from a copy: the
+    params passed in stay alive and unchanged (a second fit from them is the same run)."""
+    model = nl.mlp([4, 8, 2])
+    params = model.init(jax.random.key(0))
+    before = jax.tree.map(np.asarray, params)
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    run = dict(key=jax.random.key(1), epochs=2, batch_size=16, metrics=None)
+    first, _ = nl.train.fit(model, params, nl.softmax_cross_entropy, optax.sgd(0.1), x, y, **run)
+    assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(params))
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, params), before)
+    second, _ = nl.train.fit(model, params, nl.softmax_cross_entropy, optax.sgd(0.1), x, y, **run)
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, first.params),
+                 jax.tree.map(np.asarray, second.params))
