@@ -673,7 +673,7 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
                 position = logged_from = step % steps_per_epoch if steps_per_epoch else 0
                 if data is None:
                     if position == 0 and carry is not None:
-                        c = jnp.zeros_like(c0) if mesh is None else parallel.shard_batch(mesh, c0)
+                        c = jnp.zeros_like(carry) if mesh is None else parallel.shard_batch(mesh, c0)
                     if batch_size is None:  # pre-batched: the windows in order
                         xs, ys = x, y
                         buffer = jnp.zeros((steps_per_epoch,), jnp.float32)
