@@ -217,13 +217,16 @@ def conv(features: int, kernel: Sequence[int], *, stride: int | Sequence[int] = 
             - ``"auto"`` (default): ``"im2col"`` when JAX's default backend is the CPU,
               ``"xla"`` elsewhere (not measured off CPU), decided when ``apply`` is traced.
 
-            Measured on XLA:CPU (jax 0.10.2, 2 cores, batch 128, Adam; docs/layers.md has the
-            table): LeNet-5 trains 1.8x faster per step with ``"im2col"`` and ~5x faster fused
-            (``lax.scan``), where XLA's convolution gradients get slow layouts. One exception
+            Measured on XLA:CPU (jax 0.10.2, 2 cores, batch 128, Adam; figures in
+            ``benchmarks/results/conv-lowering/``): the benchmark's LeNet-5 step is 1.57x
+            faster than XLA's convolution (with C1 as patches) and its fused ``lax.scan``
+            4.11x, where XLA's convolution gradients get slow layouts. One exception
             measured: ``nnlect train lenet5 --arch cnn``'s step loop (16@5x5 then 32@5x5
-            "SAME") is faster with ``"xla"``, since its 40 MB patch matrix puts the step's
-            scratch memory over glibc's 32 MiB mmap threshold, and every call then pays page
-            faults; fused, ``"im2col"`` is its fastest form again.
+            "SAME") is faster with ``"xla"`` (12.9 vs 9.9 steps/s), since its 40 MB patch
+            matrix puts the step's scratch memory over glibc's 32 MiB mmap threshold and
+            every call then page-faults a fresh buffer; fused, ``"im2col"`` is its fastest
+            form (18.5). ``"im2col"`` has no forward-mode derivative (a ``custom_vjp``):
+            ``jax.jvp`` / ``jax.jacfwd`` need ``impl="xla"``.
 
     Params: ``{"w": (*kernel, C_in, features), "b": (features,)}``; ``(..., *spatial, C_in)
     -> (..., *spatial', features)``. An input too small for the kernel is refused by ``init``.
