@@ -425,9 +425,11 @@ def _choose_chunk(fused: bool | int | str, *, steps_per_epoch: int, model: Model
                   carry: Any, mesh) -> int:
     """Steps per XLA call: ``fused`` True -> the whole epoch, False -> 1, an int -> itself.
 
-    ``"auto"``: the whole epoch, except on XLA:CPU for a network with convolutions, where
-    XLA lowers the convolutions inside ``lax.scan`` with slow layouts (LeNet-5's fused epoch
-    measured 2-3x slower than its step loop, see docs/mnist.md), so one step per call.
+    ``"auto"``: the whole epoch, except on XLA:CPU for a network whose forward pass has an
+    XLA convolution (``conv(impl="xla")``), which XLA lowers inside ``lax.scan`` with slow
+    layouts (LeNet-5's fused epoch measured 2-3x slower than its step loop, docs/mnist.md):
+    one step per call there. ``conv``'s default lowering on CPU is im2col, which has no
+    convolution op, so LeNet-5 fuses (1.18x its step loop in the bench).
     """
     if fused is True:
         return steps_per_epoch
@@ -507,7 +509,8 @@ def fit(model: Model, params: Any, loss: Loss, optimizer: optax.GradientTransfor
             reported as ``eval_accuracy``), one function (named by ``__name__``), or None.
         fused: steps per XLA call. True: a whole epoch (``lax.scan``); False: one jitted call
             per step; an int K: K steps per call; ``"auto"`` (default): a whole epoch, but one
-            step per call on CPU for convnets (XLA:CPU is slow at convolutions inside a scan).
+            step per call on CPU for a network with XLA convolutions (``conv(impl="xla")``:
+            XLA:CPU is slow at those inside a scan).
             Every choice trains on the same minibatches and gives the same numbers.
         state: continue a run (a checkpoint's :class:`TrainState`). With in-memory data the
             position in the run is ``state.step``, mid-epoch included; ``start_epoch`` (for
