@@ -269,7 +269,14 @@ def conv(features: int, kernel: Sequence[int], *, stride: int | Sequence[int] = 
         if _pick(impl) == "xla":
             out = lax.conv_general_dilated(xb, w, stride, padding, rhs_dilation=dilation, dimension_numbers=numbers)
         else:
-            out = _conv_im2col(xb, w, stride, _pads(xb.shape[1:-1], kernel, stride, padding, dilation), dilation)
+            try:
+                out = _conv_im2col(xb, w, stride, _pads(xb.shape[1:-1], kernel, stride, padding, dilation), dilation)
+            except TypeError as e:  # JAX's own message does not say what to do
+                if "forward-mode" not in str(e):
+                    raise
+                raise TypeError(f"impl: conv's {impl!r} lowering (im2col, the default on CPU) has no forward-mode "
+                                "derivative (jax.jvp, jax.jacfwd, jax.hessian); build the conv with impl='xla' "
+                                "for those") from e
         out = out + b.reshape((1,) * (out.ndim - 1) + (features,))
         return out.reshape((*lead, *out.shape[1:]))
 
