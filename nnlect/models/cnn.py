@@ -46,6 +46,7 @@ def cnn(
     init: str | None = None,
     dtype: Any = jnp.float32,
     compute_dtype: Any = None,
+    conv_impl: str = "auto",
 ) -> Model:
     r"""A plain CNN: convolutions (each optionally followed by a pooling), then dense layers.
 
@@ -63,6 +64,9 @@ def cnn(
         dropout: drop probability before each dense layer.
         init: initializer name, default per activation; the output layer is LeCun normal.
         dtype, compute_dtype: param (storage) and compute dtypes, as in :func:`nnlect.mlp`.
+        conv_impl: every convolution's lowering, :func:`~nnlect.layers.conv`'s ``impl``
+            (``"auto"``: im2col on CPU, XLA's convolution elsewhere; ``"xla"`` for
+            forward-mode autodiff, or for big patch matrices in a step loop on CPU).
 
     Returns:
         :class:`~nnlect.models.base.Model`: ``apply(params, x)`` maps ``(..., H, W, C)``
@@ -79,7 +83,8 @@ def cnn(
     for i, (c_out, k, p) in enumerate(convs):
         kernel = (k, k) if isinstance(k, int) else tuple(k)
         net += [L.named(f"conv_{i}", L.conv(c_out, kernel, padding=first_padding if i == 0 else conv_padding,
-                                            init=init, param_dtype=dtype, compute_dtype=compute_dtype)), act]
+                                            init=init, param_dtype=dtype, compute_dtype=compute_dtype,
+                                            impl=conv_impl)), act]
         if _checks.positive_int("convs", p) > 1:
             net.append(pool((p, p)))
     net.append(L.flatten())
@@ -105,6 +110,7 @@ def lenet5(
     init: str | None = None,
     dtype: Any = jnp.float32,
     compute_dtype: Any = None,
+    conv_impl: str = "auto",
 ) -> Model:
     r"""LeNet-5 (LeCun et al., 1998), the network behind the lecture's 0.95% MNIST error.
 
@@ -134,6 +140,7 @@ def lenet5(
         dropout: drop probability before C5, F6 and the output layer (0 = none).
         n_classes: number of outputs.
         dtype, compute_dtype: param (storage) and compute dtypes, as in :func:`nnlect.mlp`.
+        conv_impl: C1's and C3's lowering, :func:`~nnlect.layers.conv`'s ``impl``.
 
     Returns:
         :class:`~nnlect.models.base.Model`; ``apply(params, x)`` maps ``(..., H, W, C)``
@@ -152,8 +159,8 @@ def lenet5(
     p = {"param_dtype": dtype, "compute_dtype": compute_dtype}
     dense = lambda i, n, how=init: [*drop, L.named(f"dense_{i}", L.dense(n, init=how, **p))]
     return build(serial(
-        L.named("conv_0", L.conv(6, (5, 5), padding=pad, init=init, **p)), act, pool((2, 2)),  # C1, S2
-        L.named("conv_1", L.conv(16, (5, 5), init=init, **p)), act, pool((2, 2)),              # C3, S4
+        L.named("conv_0", L.conv(6, (5, 5), padding=pad, init=init, impl=conv_impl, **p)), act, pool((2, 2)),  # C1, S2
+        L.named("conv_1", L.conv(16, (5, 5), init=init, impl=conv_impl, **p)), act, pool((2, 2)),              # C3, S4
         L.flatten(), *dense(0, 120), act,                                                                      # C5
         *dense(1, 84), act,                                                                                    # F6
         *dense(2, n_classes, "lecun"),                                                                         # output
