@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--shift", type=int, default=0, help="augmentation: random translation of up to this many pixels")
     model.add_argument("--fused", choices=("auto", "yes", "no"), default="auto",
                        help="yes: each epoch is one XLA call (lax.scan); no: one jitted call per step; auto: "
-                       "nl.train.fit's choice (one step per call for convnets on CPU, where the fused epoch "
-                       "measured 2-3x slower for LeNet-5; whole epochs elsewhere)")
+                       "nl.train.fit's choice (whole epochs; one step per call only for XLA convolution ops on "
+                       "CPU, which conv's default im2col lowering there does not use)")
     model.add_argument("--target-error", type=float, default=None,
                        help=f"exit code 1 when the test error is above this fraction; default {TARGET_ERROR} "
                        "(the lecture's 0.95%%) on MNIST, none on other data")
