@@ -2,7 +2,8 @@
 
 Recipe (see docs/mnist.md for the measured runs): ReLU + max pooling, Adam with a
 one-cycle learning-rate schedule (warm-up to ``--lr`` then cosine decay), batch 128,
-no augmentation by default (``--shift`` adds random translations), all 60,000
+each training image translated by up to ``--shift`` pixels (1 by default, chosen on a
+10,000-image validation split: docs/mnist.md), all 60,000
 training images, evaluated once at the end on the official 10,000 test images.
 Training is :func:`nnlect.train.fit`, the library's one loop; its history reports the
 compilation apart from the training, so the JSON result can too.
@@ -32,6 +33,9 @@ from nnlect.train import fit, init_state, make_evaluate
 NAME = "lenet5"
 HELP = "LeNet-5 (or a stronger CNN) on MNIST / 8x8 digits; reports the official test error"
 DEFAULT_EPOCHS = 8
+#: --shift for --arch lenet5: held-out error 0.97% mean over seeds 0-2 against 1.07% without
+#: (50,000 train / 10,000 validation images; docs/mnist.md).
+DEFAULT_SHIFT = 1
 TARGET_ERROR = 0.0095  # the lecture's slide: "Test error rate 0.95%"
 ARCHITECTURES = ("lenet5", "cnn", "lenet5-1998")
 
@@ -55,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--dropout", type=float, default=0.0, help="drop probability before the dense layers")
     model.add_argument("--batch-size", type=int, default=128, help="minibatch size")
     model.add_argument("--lr", type=float, default=3e-3, help="peak Adam learning rate of the one-cycle schedule")
-    model.add_argument("--shift", type=int, default=0, help="augmentation: random translation of up to this many pixels")
+    model.add_argument("--shift", type=int, default=None,
+                       help=f"augmentation: random translation of up to this many pixels (default {DEFAULT_SHIFT} for "
+                       "--arch lenet5, chosen on a validation split; 0 for the others)")
     model.add_argument("--fused", choices=("auto", "yes", "no"), default="auto",
                        help="yes: each epoch is one XLA call (lax.scan); no: one jitted call per step; auto: "
                        "nl.train.fit's choice (whole epochs; one step per call only for XLA convolution ops on "
@@ -125,7 +131,8 @@ def run(args: argparse.Namespace) -> dict:
     x, y = jax.device_put(x), jax.device_put(y)
     data_seconds = time.perf_counter() - t0
 
-    model = shifted(build_model(args, splits.image_shape), args.shift)
+    shift = args.shift if args.shift is not None else DEFAULT_SHIFT if args.arch == "lenet5" else 0
+    model = shifted(build_model(args, splits.image_shape), shift)
     steps_per_epoch = len(x) // args.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"--batch-size: expected at most the {len(x)} training images, got {args.batch_size}")
@@ -136,7 +143,7 @@ def run(args: argparse.Namespace) -> dict:
     settings = {"recipe": NAME, "arch": args.arch, "data": splits.source, "data_sha256_16": splits.sha256_16,
                 "activation": args.activation,
                 "pooling": args.pooling, "dropout": args.dropout, "batch_size": args.batch_size, "lr": args.lr,
-                "shift": args.shift, "epochs": args.epochs, "seed": args.seed, "train_size": len(x),
+                "shift": shift, "epochs": args.epochs, "seed": args.seed, "train_size": len(x),
                 "validation_size": args.validation_size}
     path = checkpoint.run_file(args.out, resume=args.resume)
     saver = checkpoint.epoch_saver(path, meta=settings)
