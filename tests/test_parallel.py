@@ -126,6 +126,7 @@ def test_the_cli_runs_multi_host_from_environment_variables(tmp_path):
     assert results[0]["test_error"] == results[2]["test_error"]
 
 
+@pytest.mark.long  # 9 s: subprocesses with 1 and more devices
 def test_scaling_rows_have_the_documented_schema():
     from nnlect.bench import scaling
 

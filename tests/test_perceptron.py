@@ -36,7 +36,7 @@ def test_rosenblatt_rule_is_the_lecture_update():
     assert int(mistakes[0]) == 1
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), epochs=st.integers(1, 50), init=st.sampled_from(["zeros", "normal"]),
        eta=st.floats(0.01, 2.0))
 def test_perceptron_cannot_learn_xor(seed, epochs, init, eta):

@@ -19,6 +19,7 @@ def test_series_carry_their_labels_where_the_docstring_says():
     assert set(np.unique(labels["frequency"])) == {0, 1, 2}
 
 
+@pytest.mark.long  # ~10 s; the tour's time_series claim checks the same (kept out of the default run)
 def test_the_rnn_remembers_the_start_and_the_window_mlp_cannot():
     x, labels = ts.generate(1500, key=jax.random.key(1))
     x_test, labels_test = ts.generate(600, key=jax.random.key(2))
@@ -32,6 +33,7 @@ def test_the_rnn_remembers_the_start_and_the_window_mlp_cannot():
     assert scores["mlp"] < 1 / 3 + 0.1, scores
 
 
+@pytest.mark.long  # ~10 s; the tour's time_series claim checks the same (kept out of the default run)
 @pytest.mark.parametrize("name", ts.MODELS)
 def test_every_model_reads_the_frequency_from_its_part_of_the_series(name):
     x, labels = ts.generate(1000, key=jax.random.key(4))

@@ -107,6 +107,7 @@ def test_lenet5_equals_v01(input_shape, activation, pooling):
     np.testing.assert_allclose(model.apply(params, x), expected, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.long  # 13 s; LeNet-5 (test_lenet5_equals_v01) stays in the default run
 def test_cnn_equals_v01():
     model = nl.cnn([(5, 3, 2), (7, 3, 1), (4, 2, 2)], [16, 6], input_shape=(14, 12, 2), first_padding="SAME",
                    activation="elu", pooling="max")
