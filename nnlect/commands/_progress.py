@@ -33,12 +33,16 @@ def eta(seconds: float) -> str:
     return f"{seconds}s"
 
 
+#: ``total_steps`` of a run that only a time budget stops (charlm's ``--time-budget`` without ``--steps``).
+UNBOUNDED_STEPS = 2**31 - 1
+
+
 def run_eta(started: float, first_step: int, step: int, total_steps: int, time_budget: float | None = None) -> str:
     """``", ETA 3m05s"`` for a run that began at ``started`` (``time.perf_counter()``) from
     ``first_step`` and is now at ``step`` of ``total_steps``, capped by what is left of
     ``time_budget`` seconds; ``""`` when nothing can be estimated yet."""
     elapsed, done = time.perf_counter() - started, step - first_step
-    left = [elapsed / done * max(total_steps - step, 0)] if done > 0 and total_steps < 2**31 - 1 else []
+    left = [elapsed / done * max(total_steps - step, 0)] if done > 0 and total_steps < UNBOUNDED_STEPS else []
     if time_budget is not None:
         left.append(max(time_budget - elapsed, 0.0))
     return f", ETA {eta(min(left))}" if left else ""

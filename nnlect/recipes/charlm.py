@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from nnlect import checkpoint, lm, parallel
 from nnlect.commands import _args
-from nnlect.commands._progress import run_eta
+from nnlect.commands._progress import UNBOUNDED_STEPS, run_eta
 from nnlect.data import text as text_data
 from nnlect.models import count_params
 from nnlect.models.rnn import elman_rnn
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.steps is not None:
         total_steps = args.steps
     elif args.time_budget is not None:  # the budget is what stops training; --epochs does not
-        total_steps = 2**31 - 1
+        total_steps = UNBOUNDED_STEPS
     else:
         total_steps = args.epochs * n_windows
     if total_steps < 1:
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> dict:
 
     print(f"charlm: {len(train_ids)} train / {len(held_ids)} held-out chars, vocab {vocab.size}, "
           f"{n_windows} windows of {args.batch_size}x{args.seq_len} per pass, "
-          + (f"{total_steps} steps" if total_steps < 2**31 - 1 else f"training for {args.time_budget} s"), flush=True)
+          + (f"{total_steps} steps" if total_steps < UNBOUNDED_STEPS else f"training for {args.time_budget} s"), flush=True)
     t_train, first_step = time.perf_counter(), int(state.step)
     run_windows = lm.make_lm_train_scan(model, optimizer, mesh=mesh)
     state, h, _ = lm.train_lm(run_windows, state, h, xs, ys, key=run_key, total_steps=total_steps,
